@@ -1,0 +1,40 @@
+from django.contrib import admin
+
+from billing.models import AlertEvent, Budget, ModelAlias, ModelPrice
+from usage.tasks import reprice_unpriced
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    list_display = ["model", "provider", "effective_from", "input", "output", "cache_read",
+                    "cache_write_5m", "cache_write_1h", "is_custom"]
+    list_filter = ["provider", "is_custom"]
+    search_fields = ["model", "display_name"]
+
+    def save_model(self, request, obj, form, change):
+        # A price added or edited here is the user's own: the catalog loader keeps it.
+        obj.is_custom = True
+        super().save_model(request, obj, form, change)
+        # Records that were unpriced for lack of this model get their cost now.
+        reprice_unpriced.delay_on_commit()
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    list_display = ["alias", "model", "is_custom"]
+    search_fields = ["alias", "model"]
+
+    def save_model(self, request, obj, form, change):
+        obj.is_custom = True
+        super().save_model(request, obj, form, change)
+        reprice_unpriced.delay_on_commit()
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "scope", "scope_value", "period", "amount_usd"]
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(admin.ModelAdmin):
+    list_display = ["budget", "period_start", "threshold", "fired_at", "sent_at", "attempts"]

@@ -1,0 +1,86 @@
+"""The shipped price catalog (billing/data/prices.csv, aliases.csv) -> ModelPrice rows.
+
+Shipped rows are upserted by (model, effective_from); rows a user added or edited in the
+admin (is_custom) are never touched.
+"""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from django.db import transaction
+
+DATA = Path(__file__).resolve().parent / "data"
+DECIMAL_FIELDS = [
+    "input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "batch_discount",
+    "lc_input", "lc_output", "lc_cache_read", "lc_cache_write_5m", "lc_cache_write_1h",
+    "priority_input", "priority_output", "priority_cache_read", "fast_multiplier",
+]
+
+
+class CatalogError(ValueError):
+    pass
+
+
+def read_prices(path: Path = DATA / "prices.csv") -> list[dict]:
+    rows = []
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for line, raw in enumerate(csv.DictReader(fh), start=2):
+            row: dict = {
+                "provider": raw["provider"].strip(),
+                "model": raw["model"].strip().lower(),
+                "display_name": (raw.get("display_name") or "").strip(),
+                "effective_from": raw["effective_from"].strip(),
+                "source_url": (raw.get("source_url") or "").strip(),
+                "notes": (raw.get("notes") or "").strip(),
+            }
+            for name in DECIMAL_FIELDS:
+                value = (raw.get(name) or "").strip()
+                try:
+                    row[name] = Decimal(value) if value else None
+                except InvalidOperation as exc:
+                    raise CatalogError(f"{path.name} line {line}, {name}: not a number: {value!r}") from exc
+            if row["input"] is None or row["output"] is None:
+                raise CatalogError(f"{path.name} line {line}: input and output rates are required")
+            threshold = (raw.get("long_context_threshold") or "").strip()
+            row["long_context_threshold"] = int(threshold) if threshold else None
+            rows.append(row)
+    return rows
+
+
+def read_aliases(path: Path = DATA / "aliases.csv") -> dict[str, str]:
+    if not path.exists():
+        return {}
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return {r["alias"].strip().lower(): r["model"].strip().lower() for r in csv.DictReader(fh)}
+
+
+@transaction.atomic
+def load_catalog() -> int:
+    from billing.models import ModelAlias, ModelPrice
+
+    rows = read_prices()
+    custom = set(ModelPrice.objects.filter(is_custom=True).values_list("model", "effective_from"))
+    existing = {(p.model, p.effective_from.isoformat()): p for p in ModelPrice.objects.filter(is_custom=False)}
+    for row in rows:
+        key = (row["model"], row["effective_from"])
+        if key in custom:
+            continue
+        price = existing.pop(key, None) or ModelPrice(model=row["model"], effective_from=row["effective_from"])
+        for name, value in row.items():
+            setattr(price, name, value)
+        price.save()
+    custom_aliases = set(ModelAlias.objects.filter(is_custom=True).values_list("alias", flat=True))
+    for alias, model in read_aliases().items():
+        if alias not in custom_aliases:
+            ModelAlias.objects.update_or_create(alias=alias, defaults={"model": model})
+    return len(rows)
+
+
+def ensure_catalog() -> None:
+    from billing.models import ModelPrice
+
+    if not ModelPrice.objects.filter(is_custom=False).exists():
+        load_catalog()

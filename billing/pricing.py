@@ -1,0 +1,209 @@
+"""Pure pricing: which rates are in force for a model at a time, and what a record costs.
+
+Money is integer nano-USD. Rates are Decimal USD per million tokens, so one token at
+$1/M costs 1,000 nano-USD. Each record's cost is summed in Decimal and rounded once.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+NANO_PER_TOKEN_AT_1_PER_M = Decimal(1000)
+NANO_PER_USD = 1_000_000_000
+
+_DATE_SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")
+_PROVIDER_PREFIX = re.compile(r"^(anthropic|openai|gemini|google|deepseek|models|azure|vertex_ai|bedrock)/")
+
+
+@dataclass(frozen=True)
+class Rates:
+    model: str
+    provider: str
+    effective_from: date
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None
+    cache_write_5m: Decimal | None = None
+    cache_write_1h: Decimal | None = None
+    batch_discount: Decimal | None = Decimal("0.5")
+    long_context_threshold: int | None = None
+    lc_input: Decimal | None = None
+    lc_output: Decimal | None = None
+    lc_cache_read: Decimal | None = None
+    lc_cache_write_5m: Decimal | None = None
+    lc_cache_write_1h: Decimal | None = None
+    priority_input: Decimal | None = None
+    priority_output: Decimal | None = None
+    priority_cache_read: Decimal | None = None
+    fast_multiplier: Decimal | None = None
+    source_url: str = ""
+
+    @classmethod
+    def from_price(cls, price) -> Rates:
+        return cls(**{f: getattr(price, f) for f in RATE_FIELDS})
+
+    def per_class(self, *, long_context: bool = False, priority: bool = False) -> dict[str, Decimal]:
+        """The rate of each token class (USD per M) for one request's situation."""
+        inp, out, read = self.input, self.output, self.cache_read
+        w5, w1 = self.cache_write_5m, self.cache_write_1h
+        if long_context and self.lc_input is not None:
+            inp = self.lc_input
+            out = self.lc_output if self.lc_output is not None else out
+            read = self.lc_cache_read if self.lc_cache_read is not None else read
+            w5 = self.lc_cache_write_5m if self.lc_cache_write_5m is not None else w5
+            w1 = self.lc_cache_write_1h if self.lc_cache_write_1h is not None else w1
+        elif priority and self.priority_input is not None:
+            inp = self.priority_input
+            out = self.priority_output if self.priority_output is not None else out
+            read = self.priority_cache_read if self.priority_cache_read is not None else read
+        return {
+            "input": inp,
+            "output": out,
+            "cache_read": read if read is not None else inp,
+            "cache_write_5m": w5 if w5 is not None else inp,
+            "cache_write_1h": w1 if w1 is not None else inp,
+        }
+
+
+RATE_FIELDS = [f for f in Rates.__dataclass_fields__]
+
+
+@dataclass(frozen=True)
+class Tokens:
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+
+    @property
+    def prompt(self) -> int:
+        return self.input + self.cache_read + self.cache_write_5m + self.cache_write_1h
+
+
+@dataclass(frozen=True)
+class Cost:
+    cost_nano: int
+    no_cache_nano: int
+    no_batch_nano: int
+    long_context: bool
+
+
+def to_nano(amount: Decimal) -> int:
+    return int(amount.to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def usd_to_nano(usd: Decimal | str | int) -> int:
+    return to_nano(Decimal(usd) * NANO_PER_USD)
+
+
+def nano_to_usd(nano: int | None) -> Decimal | None:
+    if nano is None:
+        return None
+    return (Decimal(nano) / NANO_PER_USD).quantize(Decimal("0.000000001"))
+
+
+def _sum_nano(tokens: Tokens, rates: dict[str, Decimal]) -> Decimal:
+    return (
+        tokens.input * rates["input"]
+        + tokens.output * rates["output"]
+        + tokens.cache_read * rates["cache_read"]
+        + tokens.cache_write_5m * rates["cache_write_5m"]
+        + tokens.cache_write_1h * rates["cache_write_1h"]
+    ) * NANO_PER_TOKEN_AT_1_PER_M
+
+
+def cost(
+    tokens: Tokens,
+    rates: Rates,
+    *,
+    batch: bool = False,
+    service_tier: str = "",
+    speed: str = "",
+    long_context: bool | None = None,
+) -> Cost:
+    """Cost of one record. `long_context=None` decides from the prompt size (per request);
+    aggregated rows (console exports) pass the provider's own context-window label."""
+    if long_context is None:
+        long_context = bool(
+            rates.long_context_threshold and tokens.prompt > rates.long_context_threshold
+        )
+    tier = (service_tier or "").lower()
+    priority = tier in {"priority", "priority_on_demand"}
+    # OpenAI's flex tier is billed at batch prices.
+    discounted = batch or tier in {"batch", "flex"}
+    per = rates.per_class(long_context=long_context, priority=priority)
+
+    full = _sum_nano(tokens, per)
+    uncached = Tokens(input=tokens.prompt, output=tokens.output)
+    no_cache = _sum_nano(uncached, per)
+
+    multiplier = Decimal(1)
+    if speed == "fast" and rates.fast_multiplier:
+        multiplier *= rates.fast_multiplier
+    discount = Decimal(1)
+    if discounted and rates.batch_discount:
+        discount = Decimal(1) - rates.batch_discount
+    return Cost(
+        cost_nano=to_nano(full * multiplier * discount),
+        no_cache_nano=to_nano(no_cache * multiplier * discount),
+        no_batch_nano=to_nano(full * multiplier),
+        long_context=long_context,
+    )
+
+
+def canonical_name(name: str) -> str:
+    """Lowercase, strip a gateway prefix and a trailing snapshot date."""
+    name = name.strip().lower()
+    name = _PROVIDER_PREFIX.sub("", name)
+    return _DATE_SUFFIX.sub("", name)
+
+
+class PriceBook:
+    """All prices and aliases in memory: loaded once per ingest batch, looked up per record."""
+
+    def __init__(self, prices: list[Rates], aliases: dict[str, str]):
+        self._by_model: dict[str, list[Rates]] = {}
+        for rates in sorted(prices, key=lambda r: (r.model, r.effective_from)):
+            self._by_model.setdefault(rates.model, []).append(rates)
+        self._starts = {m: [r.effective_from for r in rs] for m, rs in self._by_model.items()}
+        self._aliases = {k.strip().lower(): v for k, v in aliases.items()}
+
+    @classmethod
+    def load(cls) -> PriceBook:
+        from billing.models import ModelAlias, ModelPrice
+
+        prices = [Rates.from_price(p) for p in ModelPrice.objects.all()]
+        aliases = dict(ModelAlias.objects.values_list("alias", "model"))
+        return cls(prices, aliases)
+
+    def resolve(self, name: str) -> str | None:
+        """The canonical model id a name prices as, or None if no price exists."""
+        candidates = [name.strip().lower()]
+        candidates.append(canonical_name(name))
+        for candidate in list(candidates):
+            if candidate.endswith("-fast"):
+                candidates.append(candidate.removesuffix("-fast"))
+        for candidate in candidates:
+            if candidate in self._by_model:
+                return candidate
+            target = self._aliases.get(candidate)
+            if target and target in self._by_model:
+                return target
+        return None
+
+    def rates_at(self, name: str, when: date | datetime) -> Rates | None:
+        model = self.resolve(name)
+        if model is None:
+            return None
+        day = when.date() if isinstance(when, datetime) else when
+        idx = bisect_right(self._starts[model], day) - 1
+        if idx < 0:
+            # Usage dated before our first known price: the earliest price is the best guess
+            # and better than calling the record unpriced.
+            idx = 0
+        return self._by_model[model][idx]

@@ -1,0 +1,18 @@
+from django.contrib.auth.decorators import login_required
+from ninja import NinjaAPI
+
+from billing.api import router as billing_router
+from usage.api import router as usage_router
+
+api = NinjaAPI(
+    title="costwatch API",
+    version="1",
+    description=(
+        "Send LLM usage, query spend, prices and budgets. Authenticate with "
+        "`Authorization: Bearer <project ingest key>` or a logged-in session."
+    ),
+    urls_namespace="api",
+    docs_decorator=login_required,
+)
+api.add_router("/", usage_router)
+api.add_router("/", billing_router)

@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from datetime import timezone as dt_timezone
+
+from django.conf import settings
+from django.utils import timezone
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from costwatch.auth import ingest_key, key_or_session, project_for
+from usage.ingest import record_usage
+from usage.queries import DIMENSIONS, SpendQuery, as_api, money, spend
+from usage.records import Record, UsageFormatError, guess_provider, normalize_usage
+
+router = Router(tags=["usage"])
+
+TOKEN_FIELDS = [
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+]
+
+
+class EventIn(BaseModel):
+    """One LLM call. Send the provider's raw `usage` object, or the normalized token fields
+    (where `input_tokens` is uncached input only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=120)
+    id: str | None = Field(default=None, min_length=1, max_length=255, description="Idempotency key")
+    timestamp: datetime | None = None
+    provider: str = Field(default="", max_length=40)
+    feature: str = Field(default="", max_length=200)
+    user: str = Field(default="", max_length=200)
+    api_key: str = Field(default="", max_length=200)
+    batch: bool = False
+    service_tier: str = Field(default="", max_length=40)
+    speed: str = Field(default="", max_length=16)
+    usage: dict | None = None
+    input_tokens: int | None = Field(default=None, ge=0)
+    output_tokens: int | None = Field(default=None, ge=0)
+    cache_read_tokens: int | None = Field(default=None, ge=0)
+    cache_write_5m_tokens: int | None = Field(default=None, ge=0)
+    cache_write_1h_tokens: int | None = Field(default=None, ge=0)
+    reasoning_tokens: int | None = Field(default=None, ge=0)
+    metadata: dict = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def usage_or_tokens(self):
+        given = [f for f in TOKEN_FIELDS if getattr(self, f) is not None]
+        if self.usage is None and not given:
+            raise ValueError("either `usage` (the provider's usage object) or token fields are required")
+        if self.usage is not None and given:
+            raise ValueError(f"send either `usage` or token fields, not both (got {', '.join(given)})")
+        return self
+
+
+class EventBatchIn(BaseModel):
+    events: list[EventIn]
+
+
+class IngestOut(Schema):
+    accepted: int
+    duplicates: int
+    unpriced: int
+    cost_usd: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: list[dict] = []
+
+
+def _event_to_record(event: EventIn, now: datetime) -> Record:
+    provider = event.provider or guess_provider(event.model)
+    if event.usage is not None:
+        tokens, detected = normalize_usage(event.usage, provider)
+        provider = provider or detected
+        service_tier = event.service_tier or str(event.usage.get("service_tier") or "")
+        speed = event.speed or str(event.usage.get("speed") or "")
+    else:
+        tokens = {f: getattr(event, f) or 0 for f in TOKEN_FIELDS}
+        service_tier, speed = event.service_tier, event.speed
+    ts = event.timestamp or now
+    if timezone.is_naive(ts):
+        ts = ts.replace(tzinfo=dt_timezone.utc)
+    return Record(
+        external_id=event.id or f"auto-{uuid.uuid4()}",
+        timestamp=ts.astimezone(dt_timezone.utc),
+        model=event.model,
+        provider=provider,
+        feature=event.feature,
+        end_user=event.user,
+        api_key=event.api_key,
+        batch=event.batch or service_tier == "batch",
+        service_tier=service_tier,
+        speed=speed,
+        metadata=event.metadata,
+        **tokens,
+    )
+
+
+def _field(loc) -> str:
+    return ".".join(str(p) for p in loc if p not in ("events",)) or "event"
+
+
+def parse_events(body: bytes) -> list[Record]:
+    """Validate the whole body; raise HttpError(400) listing every bad event by index."""
+    try:
+        payload = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HttpError(400, f"body: not valid JSON ({exc})") from exc
+    if isinstance(payload, dict) and "events" in payload:
+        items = payload["events"]
+        if not isinstance(items, list):
+            raise HttpError(400, "events: expected a list of event objects")
+    elif isinstance(payload, dict):
+        items = [payload]
+    else:
+        raise HttpError(400, "body: expected an event object or {\"events\": [...]}")
+    if len(items) > settings.INGEST_MAX_EVENTS:
+        raise HttpError(400, f"events: {len(items)} events, at most {settings.INGEST_MAX_EVENTS} per request")
+    now = timezone.now()
+    records, errors = [], []
+    for index, item in enumerate(items):
+        try:
+            event = EventIn.model_validate(item)
+            records.append(_event_to_record(event, now))
+        except ValidationError as exc:
+            for err in exc.errors():
+                errors.append({"index": index, "field": _field(err["loc"]), "message": err["msg"]})
+        except UsageFormatError as exc:
+            field, _, message = str(exc).partition(": ")
+            errors.append({"index": index, "field": field, "message": message})
+    if errors:
+        raise IngestRejected(errors)
+    return records
+
+
+class IngestRejected(Exception):
+    def __init__(self, errors: list[dict]):
+        self.errors = errors
+
+
+@router.post(
+    "/events",
+    auth=ingest_key,
+    response={200: IngestOut, 400: ErrorOut},
+    summary="Record LLM usage events",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            EventIn.model_json_schema(ref_template="#/components/schemas/{model}"),
+                            {
+                                "type": "object",
+                                "properties": {"events": {"type": "array", "maxItems": 10000, "items": EventIn.model_json_schema()}},
+                                "required": ["events"],
+                            },
+                        ]
+                    }
+                }
+            },
+        }
+    },
+)
+def post_events(request):
+    """One event or `{"events": [...]}` (up to 10,000). Invalid events: 400 with errors by
+    index and field, and nothing is stored. Re-sending an `id` reports a duplicate."""
+    try:
+        records = parse_events(request.body)
+    except IngestRejected as exc:
+        return 400, {"detail": f"{len(exc.errors)} invalid field(s); nothing was stored", "errors": exc.errors}
+    counts = record_usage(project=request.auth.project, source="api", records=records)
+    return 200, {
+        "accepted": counts.accepted,
+        "duplicates": counts.duplicates,
+        "unpriced": counts.unpriced,
+        "cost_usd": money(counts.cost_nano),
+    }
+
+
+class SpendParams(Schema):
+    start: date
+    end: date
+    group_by: str = ""
+    ledger: str = ""
+    project: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    feature: str | None = None
+    user: str | None = None
+    api_key: str | None = None
+    batch: str | None = None
+
+
+@router.get("/spend", auth=key_or_session, summary="Spend grouped by day, model, provider, feature, user, api_key")
+def get_spend(request, params: Query[SpendParams]):
+    """Rows and total for [start, end] (UTC days, end inclusive) from the daily rollups.
+    `ledger` is `metered` (app-side) or `billed` (provider console); default: metered when
+    the period has metered data. Costs are decimal strings in USD."""
+    project = project_for(request, params.project)
+    group_by = [g.strip() for g in params.group_by.split(",") if g.strip()]
+    unknown = [g for g in group_by if g not in DIMENSIONS]
+    if unknown:
+        raise HttpError(400, f"group_by: unknown {', '.join(unknown)}; expected any of {', '.join(DIMENSIONS)}")
+    if params.ledger not in ("", "metered", "billed"):
+        raise HttpError(400, "ledger: expected metered or billed")
+    if params.end < params.start:
+        raise HttpError(400, "end: before start")
+    filters = {
+        name: getattr(params, name)
+        for name in ("model", "provider", "feature", "user", "api_key", "batch")
+        if getattr(params, name) is not None
+    }
+    rows, total, ledger = spend(
+        SpendQuery(project=project, start=params.start, end=params.end, ledger=params.ledger,
+                   group_by=group_by, filters=filters)
+    )
+    return {
+        "project": project.slug,
+        "start": params.start.isoformat(),
+        "end": params.end.isoformat(),
+        "ledger": ledger,
+        "group_by": group_by,
+        "rows": [as_api(r) for r in rows],
+        "total": as_api(total),
+    }

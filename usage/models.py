@@ -1,0 +1,198 @@
+import zoneinfo
+
+from django.conf import settings
+from django.db import models
+
+LEDGER_METERED = "metered"
+LEDGER_BILLED = "billed"
+LEDGER_CHOICES = [(LEDGER_METERED, "Metered (app-side)"), (LEDGER_BILLED, "Billed (provider console)")]
+
+TIMEZONE_CHOICES = [(tz, tz) for tz in sorted(zoneinfo.available_timezones())]
+
+
+class Project(models.Model):
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=200)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="projects", blank=True)
+    timezone = models.CharField(max_length=64, default="UTC", choices=TIMEZONE_CHOICES)
+    weekly_digest = models.BooleanField(default=False)
+    digest_recipients = models.TextField(blank=True, help_text="Comma-separated e-mail addresses")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IngestKey(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+
+class ImportJob(models.Model):
+    STATUS_CHOICES = [
+        ("pending", "Pending"),
+        ("running", "Running"),
+        ("done", "Done"),
+        ("failed", "Failed"),
+    ]
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    file_name = models.CharField(max_length=255)
+    file_path = models.CharField(max_length=500, blank=True)
+    file_size = models.BigIntegerField(default=0)
+    format = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default="pending")
+    progress_bytes = models.BigIntegerField(default=0)
+    rows_read = models.BigIntegerField(default=0)
+    records_added = models.BigIntegerField(default=0)
+    records_replaced = models.BigIntegerField(default=0)
+    duplicates = models.BigIntegerField(default=0)
+    rows_rejected = models.BigIntegerField(default=0)
+    cost_nano = models.BigIntegerField(default=0)
+    first_day = models.DateField(null=True, blank=True)
+    last_day = models.DateField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class UsageRecord(models.Model):
+    """One priced unit of usage: a request (metered) or a console row (billed)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="records")
+    source = models.CharField(max_length=40)
+    external_id = models.CharField(max_length=255)
+    ledger = models.CharField(max_length=8, choices=LEDGER_CHOICES, default=LEDGER_METERED)
+    timestamp = models.DateTimeField()
+    day = models.DateField()
+    provider = models.CharField(max_length=40, blank=True)
+    model = models.CharField(max_length=120)
+    priced_model = models.CharField(max_length=120, blank=True)
+    feature = models.CharField(max_length=200, blank=True)
+    end_user = models.CharField(max_length=200, blank=True)
+    api_key = models.CharField(max_length=200, blank=True)
+    batch = models.BooleanField(default=False)
+    service_tier = models.CharField(max_length=40, blank=True)
+    speed = models.CharField(max_length=16, blank=True)
+    long_context = models.BooleanField(default=False)
+    requests = models.BigIntegerField(default=1)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_5m_tokens = models.BigIntegerField(default=0)
+    cache_write_1h_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    # Money in integer nano-USD. cost_nano is NULL while no price is known ("unpriced").
+    cost_nano = models.BigIntegerField(null=True, blank=True)
+    cost_no_cache_nano = models.BigIntegerField(null=True, blank=True)
+    cost_no_batch_nano = models.BigIntegerField(null=True, blank=True)
+    reported_cost_nano = models.BigIntegerField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    import_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "source", "external_id"], name="usage_record_natural_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["project", "ledger", "day"], name="usage_rec_proj_ledger_day"),
+            models.Index(fields=["project", "day", "model"], name="usage_rec_proj_day_model"),
+            models.Index(
+                fields=["project", "cost_nano"],
+                name="usage_rec_unpriced",
+                condition=models.Q(cost_nano__isnull=True),
+            ),
+        ]
+
+
+ROLLUP_DIMENSIONS = ["provider", "model", "feature", "end_user", "api_key", "batch"]
+ROLLUP_SUMS = [
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+    "cost_nano",
+    "cost_no_cache_nano",
+    "cost_no_batch_nano",
+    "reported_cost_nano",
+]
+
+
+class RollupBase(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    ledger = models.CharField(max_length=8, choices=LEDGER_CHOICES)
+    provider = models.CharField(max_length=40, blank=True)
+    model = models.CharField(max_length=120)
+    requests = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_5m_tokens = models.BigIntegerField(default=0)
+    cache_write_1h_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost_nano = models.BigIntegerField(default=0)
+    cost_no_cache_nano = models.BigIntegerField(default=0)
+    cost_no_batch_nano = models.BigIntegerField(default=0)
+    reported_cost_nano = models.BigIntegerField(default=0)
+    unpriced_requests = models.BigIntegerField(default=0)
+    unpriced_records = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DailyUsage(RollupBase):
+    """day × ledger × provider × model × feature × end_user × api_key × batch."""
+
+    feature = models.CharField(max_length=200, blank=True)
+    end_user = models.CharField(max_length=200, blank=True)
+    api_key = models.CharField(max_length=200, blank=True)
+    batch = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "ledger", "day"], name="daily_proj_ledger_day")]
+
+
+class DailyModelUsage(RollupBase):
+    """The coarse rollup (day × ledger × provider × model) that top-level charts read."""
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "ledger", "day"], name="dailymodel_proj_ledger_day")]
+
+
+class DirtyDay(models.Model):
+    """A (project, day, ledger) whose rollups are stale. Lives in the DB so nothing is lost
+    while the broker is down; `marked_at` lets a running rollup tell a newer mark apart."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    ledger = models.CharField(max_length=8, choices=LEDGER_CHOICES)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "day", "ledger"], name="dirty_day_unique")
+        ]

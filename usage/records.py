@@ -1,0 +1,154 @@
+"""The normalized record every source produces, and the parsers of providers' raw `usage`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from usage.models import LEDGER_METERED
+
+
+@dataclass
+class Record:
+    external_id: str
+    timestamp: datetime  # aware, UTC
+    model: str
+    provider: str = ""
+    ledger: str = LEDGER_METERED
+    feature: str = ""
+    end_user: str = ""
+    api_key: str = ""
+    batch: bool = False
+    service_tier: str = ""
+    speed: str = ""
+    # None: decide from the prompt size (one request); True/False: the provider said so.
+    long_context: bool | None = None
+    requests: int = 1
+    input_tokens: int = 0  # uncached input only
+    output_tokens: int = 0  # includes reasoning
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+    reported_cost_nano: int | None = None
+    # Set for rows that carry only a billed amount (cost exports): priced as reported.
+    cost_only: bool = False
+    metadata: dict = field(default_factory=dict)
+
+
+class UsageFormatError(ValueError):
+    """A raw usage object that is not one of the known shapes."""
+
+
+def _int(value, name: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UsageFormatError(f"{name}: expected a non-negative integer, got {value!r}")
+    if value < 0 or (isinstance(value, float) and not value.is_integer()):
+        raise UsageFormatError(f"{name}: expected a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def normalize_usage(usage: dict, provider_hint: str = "") -> tuple[dict[str, int], str]:
+    """Map a provider's raw usage object to our token classes.
+
+    Returns (tokens, provider). Anthropic's input_tokens excludes cache tokens; OpenAI's
+    prompt_tokens / input_tokens include cached_tokens; Gemini's promptTokenCount
+    includes cachedContentTokenCount and thoughts are billed as output.
+    """
+    if not isinstance(usage, dict):
+        raise UsageFormatError("usage: expected an object")
+    if "promptTokenCount" in usage or "candidatesTokenCount" in usage:
+        prompt = _int(usage.get("promptTokenCount"), "usage.promptTokenCount")
+        cached = _int(usage.get("cachedContentTokenCount"), "usage.cachedContentTokenCount")
+        thoughts = _int(usage.get("thoughtsTokenCount"), "usage.thoughtsTokenCount")
+        candidates = _int(usage.get("candidatesTokenCount"), "usage.candidatesTokenCount")
+        tool = _int(usage.get("toolUsePromptTokenCount"), "usage.toolUsePromptTokenCount")
+        if cached > prompt:
+            raise UsageFormatError("usage.cachedContentTokenCount: larger than promptTokenCount")
+        return {
+            "input_tokens": prompt - cached + tool,
+            "cache_read_tokens": cached,
+            "output_tokens": candidates + thoughts,
+            "reasoning_tokens": thoughts,
+        }, "google"
+    if "prompt_tokens" in usage or "completion_tokens" in usage:
+        prompt = _int(usage.get("prompt_tokens"), "usage.prompt_tokens")
+        details = usage.get("prompt_tokens_details") or {}
+        cached = _int(details.get("cached_tokens"), "usage.prompt_tokens_details.cached_tokens")
+        out_details = usage.get("completion_tokens_details") or {}
+        if cached > prompt:
+            raise UsageFormatError("usage.prompt_tokens_details.cached_tokens: larger than prompt_tokens")
+        return {
+            "input_tokens": prompt - cached,
+            "cache_read_tokens": cached,
+            "output_tokens": _int(usage.get("completion_tokens"), "usage.completion_tokens"),
+            "reasoning_tokens": _int(
+                out_details.get("reasoning_tokens"),
+                "usage.completion_tokens_details.reasoning_tokens",
+            ),
+        }, "openai"
+    anthropic_keys = {"cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation"}
+    responses_shape = "input_tokens_details" in usage or (
+        "output_tokens_details" in usage and not anthropic_keys & usage.keys()
+    )
+    if "input_tokens" in usage and not anthropic_keys & usage.keys() and provider_hint:
+        # The plain {input_tokens, output_tokens} shape is both APIs': the provider decides.
+        responses_shape = provider_hint != "anthropic"
+    if responses_shape:
+        # OpenAI Responses API
+        prompt = _int(usage.get("input_tokens"), "usage.input_tokens")
+        cached = _int(
+            (usage.get("input_tokens_details") or {}).get("cached_tokens"),
+            "usage.input_tokens_details.cached_tokens",
+        )
+        if cached > prompt:
+            raise UsageFormatError("usage.input_tokens_details.cached_tokens: larger than input_tokens")
+        return {
+            "input_tokens": prompt - cached,
+            "cache_read_tokens": cached,
+            "output_tokens": _int(usage.get("output_tokens"), "usage.output_tokens"),
+            "reasoning_tokens": _int(
+                (usage.get("output_tokens_details") or {}).get("reasoning_tokens"),
+                "usage.output_tokens_details.reasoning_tokens",
+            ),
+        }, "openai"
+    if "input_tokens" in usage or "output_tokens" in usage:
+        # Anthropic Messages API
+        creation = usage.get("cache_creation")
+        total_write = _int(usage.get("cache_creation_input_tokens"), "usage.cache_creation_input_tokens")
+        if isinstance(creation, dict):
+            w5 = _int(creation.get("ephemeral_5m_input_tokens"), "usage.cache_creation.ephemeral_5m_input_tokens")
+            w1 = _int(creation.get("ephemeral_1h_input_tokens"), "usage.cache_creation.ephemeral_1h_input_tokens")
+            # Older SDKs report only the total; when both exist, the breakdown is authoritative
+            # but any remainder of the total is priced as 5-minute writes.
+            w5 += max(0, total_write - w5 - w1)
+        else:
+            w5, w1 = total_write, 0
+        out_details = usage.get("output_tokens_details") or {}
+        return {
+            "input_tokens": _int(usage.get("input_tokens"), "usage.input_tokens"),
+            "cache_read_tokens": _int(usage.get("cache_read_input_tokens"), "usage.cache_read_input_tokens"),
+            "cache_write_5m_tokens": w5,
+            "cache_write_1h_tokens": w1,
+            "output_tokens": _int(usage.get("output_tokens"), "usage.output_tokens"),
+            "reasoning_tokens": _int(out_details.get("reasoning_tokens"), "usage.output_tokens_details.reasoning_tokens"),
+        }, "anthropic"
+    raise UsageFormatError(
+        "usage: not an Anthropic (input_tokens/output_tokens), OpenAI (prompt_tokens/"
+        "completion_tokens or input_tokens_details) or Gemini (promptTokenCount) usage object"
+    )
+
+
+def guess_provider(model: str) -> str:
+    name = model.lower().split("/")[-1]
+    if name.startswith("claude"):
+        return "anthropic"
+    if name.startswith(("gpt", "o1", "o3", "o4", "chatgpt", "text-embedding", "davinci")):
+        return "openai"
+    if name.startswith("gemini"):
+        return "google"
+    if name.startswith("deepseek"):
+        return "deepseek"
+    return ""

@@ -1,0 +1,31 @@
+from datetime import date
+
+from celery import shared_task
+
+from usage import rollups
+from usage.pricing_jobs import reprice
+
+
+@shared_task(name="usage.tasks.rollup_day", acks_late=True)
+def rollup_day(project_id: int, day: str, ledger: str) -> None:
+    rollups.rollup_day(project_id=project_id, day=date.fromisoformat(day), ledger=ledger)
+    _after_rollup(project_id)
+
+
+@shared_task(name="usage.tasks.rollup_dirty")
+def rollup_dirty() -> int:
+    return rollups.rollup_dirty()
+
+
+@shared_task(name="usage.tasks.reprice_unpriced")
+def reprice_unpriced() -> int:
+    return reprice(only_unpriced=True)
+
+
+def _after_rollup(project_id: int) -> None:
+    """Budgets are checked after each rollup (billing owns the check)."""
+    try:
+        from billing.tasks import check_project_budgets
+    except ImportError:
+        return
+    check_project_budgets.delay(project_id)
