@@ -58,3 +58,98 @@ def api_client(client, ingest_key):
 def logged_in(client, user):
     client.force_login(user)
     return client
+
+
+# --- real services: PostgreSQL + Redis + a Celery worker subprocess ---------------------
+
+REDIS_URL = os.environ.get("COSTWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_up() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def celery_worker_factory(transactional_db, settings):
+    """Start a real Celery worker (a subprocess) on Redis against the test PostgreSQL DB.
+
+    Returns start(**extra_env) -> the Popen. Tasks sent by this test process go to a
+    queue of this test's own, so stray workers never take them."""
+    import subprocess
+    import sys
+    import time
+    import uuid
+    from pathlib import Path
+
+    from django.db import connection
+
+    from costwatch.celery import app
+
+    need(connection.vendor == "postgresql", "a real Celery worker needs PostgreSQL (set DATABASE_URL)")
+    need(_redis_up(), f"Redis not reachable at {REDIS_URL}")
+
+    queue = f"costwatch-test-{uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    db_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    saved = {k: app.conf.get(k) for k in ("broker_url", "task_always_eager", "task_default_queue")}
+    app.conf.update(broker_url=REDIS_URL, task_always_eager=False, task_default_queue=queue)
+    app.pool.force_close_all()
+    procs = []
+    root = Path(__file__).resolve().parent.parent
+
+    def start(**extra_env):
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "CELERY_BROKER_URL": REDIS_URL,
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "DB_CONN_MAX_AGE": "0",
+            **{k: str(v) for k, v in extra_env.items()},
+        }
+        log = open(root / f".pytest-worker-{queue}.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "costwatch", "worker", "-Q", queue,
+             "--pool=solo", "-l", "info", "--without-gossip", "--without-mingle",
+             "--without-heartbeat", "-n", f"{queue}@%h"],
+            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        procs.append((proc, log))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=0.5):
+                return proc
+            if proc.poll() is not None:
+                break
+        log.flush()
+        raise RuntimeError("Celery worker did not start:\n" + (root / log.name).read_text()[-3000:])
+
+    yield start
+
+    for proc, log in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except Exception:
+            proc.kill()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
+    app.conf.update(**saved)
+    app.pool.force_close_all()
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.2):
+    """Poll until predicate() is truthy (for work done by another process)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

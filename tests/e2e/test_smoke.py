@@ -1,0 +1,6 @@
+def test_login_and_overview_have_no_console_or_csp_errors(logged_in_page, project):
+    page = logged_in_page
+    page.goto(f"/p/{project.slug}/")
+    assert page.locator("h1").first.inner_text().startswith("Overview")
+    # CSP violations are reported on the console as errors; the fixture fails on them.
+    assert page.evaluate("typeof Plotly") == "object"
