@@ -65,6 +65,13 @@ class ModelAlias(models.Model):
         return f"{self.alias} → {self.model}"
 
 
+DEFAULT_THRESHOLDS = [50, 75, 90, 100]
+
+
+def default_thresholds() -> list[int]:
+    return list(DEFAULT_THRESHOLDS)
+
+
 class Budget(models.Model):
     SCOPE_CHOICES = [
         ("project", "Whole project"),
@@ -83,7 +90,7 @@ class Budget(models.Model):
     period = models.CharField(max_length=8, choices=PERIOD_CHOICES, default="month")
     amount_usd = models.DecimalField(max_digits=14, decimal_places=2)
     ledger = models.CharField(max_length=8, choices=LEDGER_CHOICES, default=LEDGER_METERED)
-    thresholds = models.JSONField(default=list)
+    thresholds = models.JSONField(default=default_thresholds, help_text="Percentages of the amount, e.g. [50, 75, 90, 100]")
     forecast_alert = models.BooleanField(default=True)
     recipients = models.TextField(blank=True, help_text="Comma-separated e-mail addresses")
     webhook_url = models.URLField(max_length=500, blank=True)
@@ -112,10 +119,18 @@ class AlertEvent(models.Model):
     amount_nano = models.BigIntegerField(default=0)
     projected_nano = models.BigIntegerField(null=True, blank=True)
     other_thresholds = models.JSONField(default=list, blank=True)
+    # Thresholds crossed in the same check are told in one message: the highest one's
+    # event carries the message, the others point at it and are delivered with it.
+    bundled_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="bundled"
+    )
+    runout_date = models.DateField(null=True, blank=True)
     recipients = models.TextField(blank=True)
+    webhook_url = models.URLField(max_length=500, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     webhook_sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.IntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
     class Meta:
@@ -124,4 +139,21 @@ class AlertEvent(models.Model):
             models.UniqueConstraint(
                 fields=["budget", "period_start", "threshold"], name="alert_once_per_period"
             )
+        ]
+
+
+class DigestSent(models.Model):
+    """One weekly digest per (project, week): claimed before sending, so an hourly beat
+    and a second worker never send it twice."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    week_start = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "week_start"], name="digest_once_per_week")
         ]
