@@ -74,6 +74,14 @@ def _redis_up() -> bool:
         return False
 
 
+def _reset_celery_pools(app) -> None:
+    """Forget connections made with the previous broker settings."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def celery_worker_factory(transactional_db, settings):
     """Start a real Celery worker (a subprocess) on Redis against the test PostgreSQL DB.
@@ -98,7 +106,7 @@ def celery_worker_factory(transactional_db, settings):
     db_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     saved = {k: app.conf.get(k) for k in ("broker_url", "task_always_eager", "task_default_queue")}
     app.conf.update(broker_url=REDIS_URL, task_always_eager=False, task_default_queue=queue)
-    app.pool.force_close_all()
+    _reset_celery_pools(app)
     procs = []
     root = Path(__file__).resolve().parent.parent
 
@@ -139,7 +147,7 @@ def celery_worker_factory(transactional_db, settings):
         log.close()
         Path(log.name).unlink(missing_ok=True)
     app.conf.update(**saved)
-    app.pool.force_close_all()
+    _reset_celery_pools(app)
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.2):

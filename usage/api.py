@@ -7,7 +7,7 @@ from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -181,14 +181,14 @@ def post_events(request):
     try:
         records = parse_events(request.body)
     except IngestRejected as exc:
-        return 400, {"detail": f"{len(exc.errors)} invalid field(s); nothing was stored", "errors": exc.errors}
+        return Status(400, {"detail": f"{len(exc.errors)} invalid field(s); nothing was stored", "errors": exc.errors})
     counts = record_usage(project=request.auth.project, source="api", records=records)
-    return 200, {
+    return Status(200, {
         "accepted": counts.accepted,
         "duplicates": counts.duplicates,
         "unpriced": counts.unpriced,
         "cost_usd": money(counts.cost_nano),
-    }
+    })
 
 
 class SpendParams(Schema):

@@ -72,11 +72,18 @@ def rollup_day(*, project_id: int, day: date, ledger: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute(_detail_sql(), params)
             cursor.execute(_coarse_sql(), params)
-        if mark is not None:
-            # A newer mark (ingest during this rollup) survives for the next pass.
-            DirtyDay.objects.filter(
-                project_id=project_id, day=day, ledger=ledger, marked_at=mark
-            ).delete()
+        clear_mark(project_id=project_id, day=day, ledger=ledger, seen=mark)
+
+
+def clear_mark(*, project_id: int, day: date, ledger: str, seen) -> bool:
+    """Delete the dirty mark this rollup started from. A newer mark (ingest that committed
+    during the rollup) survives for the next pass."""
+    if seen is None:
+        return False
+    deleted, _ = DirtyDay.objects.filter(
+        project_id=project_id, day=day, ledger=ledger, marked_at=seen
+    ).delete()
+    return bool(deleted)
 
 
 def rollup_dirty(*, limit: int | None = None) -> int:

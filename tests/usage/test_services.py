@@ -1,0 +1,50 @@
+"""PostgreSQL + Redis + a real Celery worker: the deployed path gives the eager path's totals."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from costwatch.celery import app
+from tests.conftest import wait_until
+from usage.ingest import record_usage
+from usage.models import DirtyDay, Project
+from usage.queries import SpendQuery, spend
+from usage.records import Record
+
+pytestmark = pytest.mark.services
+
+
+def make_records(prefix):
+    start = datetime(2026, 11, 1, 8, tzinfo=UTC)
+    for i in range(300):
+        yield Record(external_id=f"{prefix}{i}", timestamp=start + timedelta(hours=i % 72),
+                     model=["claude-sonnet-4-5", "gpt-4o-mini", "claude-haiku-4-5"][i % 3],
+                     feature=f"f{i % 4}", batch=i % 5 == 0, input_tokens=1000 + i * 37,
+                     output_tokens=100 + i, cache_read_tokens=(i % 7) * 512,
+                     cache_write_1h_tokens=(i % 11) * 3)
+
+
+def totals(project):
+    rows, total, _ = spend(SpendQuery(project=project, start=date(2026, 11, 1), end=date(2026, 11, 3),
+                                      group_by=["day", "model", "feature"]))
+    return [(r["day"], r["model"], r["feature"], r["requests"], r["cost_nano"]) for r in rows], total["cost_nano"]
+
+
+def test_worker_rollups_match_the_eager_path(celery_worker_factory):
+    eager = Project.objects.create(slug="eager", name="eager")
+    queued = Project.objects.create(slug="queued", name="queued")
+    celery_worker_factory()
+
+    app.conf.task_always_eager = True
+    try:
+        record_usage(project=eager, source="api", records=make_records("e"))
+    finally:
+        app.conf.task_always_eager = False
+
+    record_usage(project=queued, source="api", records=make_records("q"))
+    # the worker (another process, over Redis) recomputes the three dirty days
+    wait_until(lambda: not DirtyDay.objects.filter(project=queued).exists(), timeout=30)
+    eager_rows, eager_total = totals(eager)
+    queued_rows, queued_total = totals(queued)
+    assert queued_total == eager_total > 0
+    assert queued_rows == eager_rows

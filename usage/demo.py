@@ -1,0 +1,164 @@
+"""A realistic demo data set: ~90 days of an AI product team's LLM usage.
+
+Workloads (shaped like real ones):
+- content assistant on Claude Sonnet 4.5 with a cached 6K-token system prompt (5 m writes);
+- code-review bot on Claude Haiku 4.5, escalating ~15 % of reviews to Sonnet 4.5 with the
+  repository context cached for 1 h;
+- e-mail classifier on cached Haiku 4.5, with a nightly Batch API backfill;
+- support chat on gpt-4o-mini (OpenAI cached prompt tokens), escalating to gpt-5 (reasoning);
+- a weekly research job on Sonnet 4.5 past 200K prompt tokens (long-context rates).
+The billed ledger carries what the Anthropic Console would export for the same usage (per
+day × model × key), a little off from the metered numbers, as real ones are.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from usage.ingest import record_usage
+from usage.models import LEDGER_BILLED, Project
+from usage.projects import create_key
+from usage.records import Record
+
+DEMO_SLUG = "demo"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-password"
+
+
+def _ts(day: date, rng: random.Random, now: datetime) -> datetime:
+    hour = min(23, max(0, int(rng.gauss(14, 4))))
+    ts = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), tzinfo=dt_timezone.utc)
+    return min(ts, now - timedelta(minutes=1))
+
+
+def _metered(day: date, rng: random.Random, now: datetime, growth: float) -> list[Record]:
+    weekday = day.weekday() < 5
+    out: list[Record] = []
+    seq = 0
+
+    def add(**kw):
+        nonlocal seq
+        seq += 1
+        out.append(Record(external_id=f"demo-{day.isoformat()}-{seq}", timestamp=_ts(day, rng, now), **kw))
+
+    # Content assistant: Sonnet 4.5, cached system prompt.
+    for _ in range(int((140 if weekday else 45) * growth * rng.uniform(0.85, 1.15))):
+        miss = rng.random() < 0.08
+        add(model="claude-sonnet-4-5-20250929", provider="anthropic", feature="content-assistant",
+            end_user=f"user-{rng.randrange(1, 41):03d}", api_key="prod-web",
+            input_tokens=rng.randrange(300, 2200), output_tokens=rng.randrange(250, 1300),
+            cache_read_tokens=0 if miss else 6144, cache_write_5m_tokens=6144 if miss else 0)
+    # Code review: Haiku 4.5, escalating to Sonnet with a 1 h cached repo context.
+    for _ in range(int((110 if weekday else 12) * growth * rng.uniform(0.8, 1.2))):
+        repo = rng.choice(["web-app", "api", "billing-service", "mobile", "infra"])
+        add(model="claude-haiku-4-5-20251001", provider="anthropic", feature="code-review",
+            end_user=f"repo:{repo}", api_key="ci-bot",
+            input_tokens=rng.randrange(6000, 32000), output_tokens=rng.randrange(400, 1600))
+        if rng.random() < 0.15:
+            first = rng.random() < 0.3
+            add(model="claude-sonnet-4-5-20250929", provider="anthropic", feature="code-review",
+                end_user=f"repo:{repo}", api_key="ci-bot",
+                input_tokens=rng.randrange(2000, 9000), output_tokens=rng.randrange(800, 2500),
+                cache_write_1h_tokens=20480 if first else 0, cache_read_tokens=0 if first else 20480)
+    # E-mail classifier: cached Haiku, real time plus a nightly batch backfill.
+    for _ in range(int(160 * growth * rng.uniform(0.9, 1.1))):
+        add(model="claude-haiku-4-5", provider="anthropic", feature="email-classifier",
+            api_key="prod-worker", input_tokens=rng.randrange(200, 900),
+            output_tokens=rng.randrange(8, 40), cache_read_tokens=3072)
+    for _ in range(int(220 * rng.uniform(0.9, 1.1))):
+        add(model="claude-haiku-4-5", provider="anthropic", feature="email-classifier",
+            api_key="batch-worker", batch=True, input_tokens=rng.randrange(200, 900),
+            output_tokens=rng.randrange(8, 40), cache_read_tokens=3072)
+    # Support chat: gpt-4o-mini with OpenAI prompt caching, escalations to gpt-5.
+    for _ in range(int((190 if weekday else 110) * growth * rng.uniform(0.85, 1.15))):
+        cached = 2048 if rng.random() < 0.6 else 0
+        add(model="gpt-4o-mini-2024-07-18", provider="openai", feature="support-chat",
+            end_user=f"cust-{rng.randrange(1, 400):04d}", api_key="prod-web",
+            input_tokens=rng.randrange(800, 2400), cache_read_tokens=cached,
+            output_tokens=rng.randrange(60, 400))
+    for _ in range(int(12 * growth * rng.uniform(0.5, 1.5))):
+        reasoning = rng.randrange(800, 4000)
+        add(model="gpt-5-2025-08-07", provider="openai", feature="support-chat",
+            end_user=f"cust-{rng.randrange(1, 400):04d}", api_key="prod-web",
+            input_tokens=rng.randrange(3000, 9000), cache_read_tokens=rng.choice([0, 1024, 2048]),
+            output_tokens=reasoning + rng.randrange(200, 800), reasoning_tokens=reasoning)
+    # Weekly research job past 200K prompt tokens: long-context rates for the whole request.
+    if day.weekday() == 2:
+        for _ in range(3):
+            add(model="claude-sonnet-4-5-20250929", provider="anthropic", feature="research-agent",
+                end_user="analyst-team", api_key="research",
+                input_tokens=rng.randrange(210_000, 380_000), output_tokens=rng.randrange(3000, 8000))
+    return out
+
+
+def _billed(day: date, metered: list[Record], rng: random.Random) -> list[Record]:
+    """Console-style rows: Anthropic usage per day × model × key, ±1 % off metered."""
+    groups: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in metered:
+        if r.provider != "anthropic":
+            continue
+        key = (r.model.split("-2025")[0], r.api_key, r.batch, bool(r.input_tokens + r.cache_read_tokens > 200_000))
+        g = groups[key]
+        g["requests"] += 1
+        for f in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens"):
+            g[f] += getattr(r, f)
+    out = []
+    for (model, api_key, batch, long_ctx), g in groups.items():
+        drift = rng.uniform(0.99, 1.015)
+        out.append(Record(
+            external_id=f"{day.isoformat()}|{model}|{api_key}|{batch}|{long_ctx}",
+            timestamp=datetime.combine(day, time(0), tzinfo=dt_timezone.utc),
+            model=model, provider="anthropic", ledger=LEDGER_BILLED, api_key=api_key, batch=batch,
+            long_context=long_ctx, requests=g["requests"],
+            input_tokens=int(g["input_tokens"] * drift), output_tokens=int(g["output_tokens"] * drift),
+            cache_read_tokens=g["cache_read_tokens"], cache_write_5m_tokens=g["cache_write_5m_tokens"],
+            cache_write_1h_tokens=g["cache_write_1h_tokens"],
+            metadata={"workspace": "Default"},
+        ))
+    return out
+
+
+def seed_demo(*, days: int = 90, now: datetime | None = None, seed: int = 42) -> tuple[Project, str, int]:
+    """(Re)create the demo project; returns (project, ingest key, records stored)."""
+    now = now or datetime.now(dt_timezone.utc)
+    rng = random.Random(seed)
+    User = get_user_model()
+    with transaction.atomic():
+        Project.objects.filter(slug=DEMO_SLUG).delete()
+        user, _ = User.objects.get_or_create(username=DEMO_USER, defaults={"email": "demo@example.com"})
+        user.set_password(DEMO_PASSWORD)
+        user.is_staff = True
+        user.is_superuser = True
+        user.save()
+        project = Project.objects.create(slug=DEMO_SLUG, name="Acme AI (demo)", timezone="America/New_York")
+        project.members.add(user)
+        _, raw_key = create_key(project, name="demo")
+    today = now.date()
+    total = 0
+    for offset in range(days - 1, -1, -1):
+        day = today - timedelta(days=offset)
+        growth = 0.7 + 0.5 * (days - offset) / days  # the product grows over the quarter
+        metered = _metered(day, rng, now, growth)
+        billed = _billed(day, metered, rng) if offset > 0 else []  # consoles lag a day
+        total += record_usage(project=project, source="demo", records=metered).accepted
+        total += record_usage(project=project, source="demo-console", records=billed).accepted
+    _demo_budget(project)
+    return project, raw_key, total
+
+
+def _demo_budget(project: Project) -> None:
+    from decimal import Decimal
+
+    from billing.models import Budget
+
+    Budget.objects.create(
+        project=project, name="Monthly LLM budget", scope="project", period="month",
+        amount_usd=Decimal("250.00"), ledger="metered", thresholds=[50, 75, 90, 100],
+        recipients="team-lead@example.com",
+    )
