@@ -6,4 +6,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("p/<slug:slug>/", views.overview, name="overview"),
     path("p/<slug:slug>/keys/", views.keys, name="keys"),
+    path("p/<slug:slug>/breakdown/", views.breakdown, name="breakdown"),
+    path("p/<slug:slug>/tokens/", views.tokens, name="tokens"),
+    path("p/<slug:slug>/records/", views.records, name="records"),
+    path("p/<slug:slug>/export/<slug:table>.csv", views.export, name="export"),
 ]
