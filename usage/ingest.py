@@ -27,6 +27,10 @@ class Counts:
     replaced: int = 0
     unpriced: int = 0
     cost_nano: int = 0
+    # merge mode: cost of the rows replaced or covered (net cost added = cost_nano - this),
+    # and reported costs merged onto existing token rows.
+    replaced_cost_nano: int = 0
+    merged: int = 0
     days: set[tuple[date, str]] = field(default_factory=set)
 
     @property
@@ -123,12 +127,23 @@ def record_usage(
     replace: bool = False,
     import_job: ImportJob | None = None,
     on_progress: Callable[[int], None] | None = None,
+    merge: bool = False,
 ) -> Counts:
     """Price and store records atomically. An (external_id) already stored for this
     (project, source) is a duplicate, or with `replace=True` (console restatements) is
-    replaced by the new row. Rollups of the touched days run after commit."""
+    replaced by the new row. `merge=True` (imports) is replace plus cost/token merging,
+    see _merge_chunk. Rollups of the touched days run after commit."""
     counts = Counts()
     book = PriceBook.load()
+    if merge:
+        with transaction.atomic():
+            state = _MergeState(project=project, source=source)
+            for chunk in _chunks(records, CHUNK):
+                _merge_chunk(chunk, state=state, counts=counts, book=book, import_job=import_job)
+                if on_progress:
+                    on_progress(len(chunk))
+            mark_dirty(project_id=project.pk, days=counts.days)
+        return counts
     with transaction.atomic():
         for chunk in _chunks(records, CHUNK):
             rows: dict[str, UsageRecord] = {}
@@ -167,10 +182,142 @@ def record_usage(
     return counts
 
 
+_FINGERPRINT = [
+    "ledger", "timestamp", "model", "provider", "feature", "end_user", "api_key", "batch",
+    "service_tier", "speed", "long_context", "requests", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens",
+    "cost_nano", "reported_cost_nano", "metadata",
+]
+
+
+@dataclass
+class _MergeState:
+    project: Project
+    source: str
+    # Whether this (project, source) holds any cost-only rows: only then must token rows
+    # look for cost rows they cover (keeps big token-only imports to one query per chunk).
+    has_cost_rows: bool | None = None
+
+    def cost_rows(self):
+        return UsageRecord.objects.filter(project=self.project, source=self.source, metadata__cost_only=True)
+
+
+def _cover(row: UsageRecord) -> None:
+    """A cost-only row whose spend is already counted by token rows: kept for
+    reconciliation (reported_cost_nano), counted as zero."""
+    row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = 0
+    row.metadata = {**row.metadata, "covered": True}
+
+
+def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, book: PriceBook,
+                 import_job: ImportJob | None) -> None:
+    """Store one chunk in merge mode. Keys are hierarchical ("day|a|b|…", see
+    usage.importers.base.key); per (project, source) and external_id:
+
+    - same key, token row stored, cost-only record: the reported cost is set on the token
+      row, whose tokens and computed cost stay;
+    - same key otherwise: the new row replaces the old (a token row keeps an existing
+      reported cost; an identical row is a duplicate and left alone);
+    - a cost-only row whose key is a proper prefix of token rows' keys (a coarser cost
+      export, e.g. per day × model where tokens are per key) is covered by them: stored
+      with cost 0 and its reported cost, whichever of the two arrives first.
+    So each day's spend is counted once, and reported costs stay for reconciliation."""
+    project, source = state.project, state.source
+    rows: dict[str, UsageRecord] = {}
+    for record in chunk:
+        if record.external_id in rows:
+            counts.duplicates += 1
+        rows[record.external_id] = build_row(
+            project=project, source=source, record=record, book=book, import_job=import_job
+        )
+    existing = {
+        r["external_id"]: r
+        for r in UsageRecord.objects.filter(project=project, source=source, external_id__in=list(rows))
+        .values("pk", "external_id", "day", "ledger", "cost_nano", *_FINGERPRINT)
+    }
+    if state.has_cost_rows is None:
+        state.has_cost_rows = state.cost_rows().exists()
+
+    for ext, row in rows.items():
+        if row.metadata.get("cost_only") and _token_rows_under(state, ext, rows):
+            _cover(row)
+
+    delete_pks: list[int] = []
+    inserts: list[UsageRecord] = []
+    for ext, row in rows.items():
+        old = existing.get(ext)
+        cost_only = bool(row.metadata.get("cost_only"))
+        if old is None:
+            inserts.append(row)
+            continue
+        counts.days.add((old["day"], old["ledger"]))
+        if cost_only and not old["metadata"].get("cost_only"):
+            if old["reported_cost_nano"] == row.reported_cost_nano:
+                counts.duplicates += 1
+            else:
+                UsageRecord.objects.filter(pk=old["pk"]).update(reported_cost_nano=row.reported_cost_nano)
+                counts.merged += 1
+            continue
+        if not cost_only and row.reported_cost_nano is None:
+            row.reported_cost_nano = old["reported_cost_nano"]
+        if all(getattr(row, f) == old[f] for f in _FINGERPRINT):
+            counts.duplicates += 1
+            continue
+        delete_pks.append(old["pk"])
+        counts.replaced += 1
+        counts.replaced_cost_nano += old["cost_nano"] or 0
+        inserts.append(row)
+    if delete_pks:
+        UsageRecord.objects.filter(pk__in=delete_pks).delete()
+    if state.has_cost_rows:
+        _cover_cost_rows(state, [r for r in inserts if not r.metadata.get("cost_only")], counts)
+    UsageRecord.objects.bulk_create(inserts, batch_size=1000)
+    for row in inserts:
+        if row.metadata.get("cost_only"):
+            state.has_cost_rows = True
+        counts.days.add((row.day, row.ledger))
+        if row.cost_nano is None:
+            counts.unpriced += 1
+        else:
+            counts.cost_nano += row.cost_nano
+    counts.accepted += len(inserts) - len(delete_pks)
+
+
+def _token_rows_under(state: _MergeState, ext: str, chunk_rows: dict[str, UsageRecord]) -> bool:
+    prefix = ext + "|"
+    if any(k.startswith(prefix) and not r.metadata.get("cost_only") for k, r in chunk_rows.items()):
+        return True
+    return (
+        UsageRecord.objects.filter(project=state.project, source=state.source, external_id__startswith=prefix)
+        .exclude(metadata__has_key="cost_only")
+        .exists()
+    )
+
+
+def _cover_cost_rows(state: _MergeState, token_rows: list[UsageRecord], counts: Counts) -> None:
+    prefixes = set()
+    for row in token_rows:
+        parts = row.external_id.split("|")
+        prefixes.update("|".join(parts[:n]) for n in range(1, len(parts)))
+    prefixes = sorted(prefixes)
+    for i in range(0, len(prefixes), 500):
+        for cost_row in state.cost_rows().filter(external_id__in=prefixes[i:i + 500]).exclude(
+            metadata__has_key="covered"
+        ):
+            counts.replaced_cost_nano += cost_row.cost_nano or 0
+            counts.days.add((cost_row.day, cost_row.ledger))
+            _cover(cost_row)
+            cost_row.save(update_fields=["cost_nano", "cost_no_cache_nano", "cost_no_batch_nano", "metadata"])
+
+
 def mark_dirty(*, project_id: int, days: Iterable[tuple[date, str]]) -> None:
     """Record stale (day, ledger) rollups in the DB and, after commit, recompute them."""
     now = timezone.now()
-    marks = [DirtyDay(project_id=project_id, day=d, ledger=ledger, marked_at=now) for d, ledger in days]
+    # Sorted, so concurrent ingests lock the marks in the same order (no deadlock).
+    marks = [
+        DirtyDay(project_id=project_id, day=d, ledger=ledger, marked_at=now)
+        for d, ledger in sorted(days)
+    ]
     if not marks:
         return
     DirtyDay.objects.bulk_create(

@@ -1,8 +1,8 @@
 """UsageRecord -> DailyUsage -> DailyModelUsage, a whole (project, day, ledger) at a time.
 
 Delete and re-insert in one transaction with INSERT … SELECT … GROUP BY: idempotent, so a
-retried or duplicated task can never double-count. The project row is locked so that two
-workers recomputing the same project serialize instead of interleaving.
+retried or duplicated task can never double-count. The project row is locked (FOR NO KEY
+UPDATE) so that two workers recomputing the same project serialize instead of interleaving.
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def _coarse_sql() -> str:
 
 def rollup_day(*, project_id: int, day: date, ledger: str) -> None:
     with transaction.atomic():
-        Project.objects.select_for_update().filter(pk=project_id).first()
+        # NO KEY UPDATE: serializes rollups of a project without blocking the KEY SHARE
+        # locks that ingest's foreign-key checks take on the same row (FOR UPDATE deadlocks).
+        Project.objects.select_for_update(no_key=True).filter(pk=project_id).first()
         mark = (
             DirtyDay.objects.filter(project_id=project_id, day=day, ledger=ledger)
             .values_list("marked_at", flat=True)

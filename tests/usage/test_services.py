@@ -25,7 +25,7 @@ def make_records(prefix):
 
 
 def totals(project):
-    rows, total, _ = spend(SpendQuery(project=project, start=date(2026, 11, 1), end=date(2026, 11, 3),
+    rows, total, _ = spend(SpendQuery(project=project, start=date(2026, 11, 1), end=date(2026, 11, 4),
                                       group_by=["day", "model", "feature"]))
     return [(r["day"], r["model"], r["feature"], r["requests"], r["cost_nano"]) for r in rows], total["cost_nano"]
 
@@ -48,3 +48,36 @@ def test_worker_rollups_match_the_eager_path(celery_worker_factory):
     queued_rows, queued_total = totals(queued)
     assert queued_total == eager_total > 0
     assert queued_rows == eager_rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_ingest_and_rollups_do_not_deadlock():
+    """Parallel ingests of the same project and days, with rollups running after each commit
+    (the embedded default), all succeed and the totals add up."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row-lock behaviour is PostgreSQL's")
+    project = Project.objects.create(slug="busy", name="busy")
+    errors = []
+
+    def worker(n):
+        try:
+            for round_ in range(3):
+                record_usage(project=project, source="api", records=make_records(f"t{n}-{round_}-"))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    _, total = totals(project)
+    assert sum(r[3] for r in totals(project)[0]) == 4 * 3 * 300
+    assert total > 0 and not DirtyDay.objects.filter(project=project).exists()
