@@ -1,13 +1,19 @@
 from __future__ import annotations
 
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
-from ninja import Router
+from django.utils import timezone
+from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 
+from billing.alerts import recipient_list
+from billing.budgets import status as budget_status
+from billing.forms import BudgetForm, thresholds_text
+from billing.models import DEFAULT_THRESHOLDS, AlertEvent, Budget
 from billing.pricing import PriceBook, Rates
-from costwatch.auth import key_or_session
+from costwatch.auth import key_or_session, project_for
+from usage.queries import money
 
 router = Router(tags=["billing"])
 
@@ -52,9 +58,135 @@ def get_prices(request, model: str, at: str | None = None):
         except ValueError as exc:
             raise HttpError(400, "at: expected YYYY-MM-DD or an ISO 8601 timestamp") from exc
     else:
-        when = datetime.now(dt_timezone.utc)
+        when = datetime.now(UTC)
     book = PriceBook.load()
     rates = book.rates_at(model, when)
     if rates is None:
         raise HttpError(404, f"model {model!r}: no price known; add one in the admin (Model prices)")
     return {"requested": model, **_rates_json(rates)}
+
+
+# --- budgets ---------------------------------------------------------------------------
+
+
+class BudgetIn(Schema):
+    """Fields of a budget. On PATCH every field is optional."""
+
+    project: str | None = Field(default=None, description="Project slug (needed with a session)")
+    name: str | None = None
+    scope: str | None = Field(default=None, description="project, provider, model, feature, end_user or api_key")
+    scope_value: str | None = None
+    period: str | None = Field(default=None, description="month (default), week (Monday UTC) or day")
+    amount_usd: Decimal | None = None
+    ledger: str | None = Field(default=None, description="metered (default) or billed")
+    thresholds: list[int] | None = Field(default=None, description="Percent, default [50, 75, 90, 100]")
+    forecast_alert: bool | None = None
+    recipients: list[str] | None = None
+    webhook_url: str | None = None
+    is_active: bool | None = None
+
+
+def _budget_form_data(budget: Budget) -> dict:
+    return {
+        "name": budget.name, "scope": budget.scope, "scope_value": budget.scope_value,
+        "period": budget.period, "amount_usd": str(budget.amount_usd), "ledger": budget.ledger,
+        "thresholds": thresholds_text(budget.thresholds), "recipients": budget.recipients,
+        "webhook_url": budget.webhook_url,
+        **({"forecast_alert": "on"} if budget.forecast_alert else {}),
+        **({"is_active": "on"} if budget.is_active else {}),
+    }
+
+
+def _apply(payload: BudgetIn, base: dict) -> dict:
+    data = dict(base)
+    for name, value in payload.dict(exclude_unset=True, exclude={"project"}).items():
+        if name in ("forecast_alert", "is_active"):
+            data.pop(name, None)
+            if value:
+                data[name] = "on"
+        elif name == "thresholds":
+            data[name] = thresholds_text(value or [])
+        elif name == "recipients":
+            data[name] = ", ".join(value or [])
+        elif value is not None:
+            data[name] = str(value)
+        else:
+            data[name] = ""
+    return data
+
+
+def _save(form: BudgetForm) -> Budget:
+    if not form.is_valid():
+        raise HttpError(422, "; ".join(f"{field}: {' '.join(errors)}"
+                                       for field, errors in form.errors.items()))
+    return form.save()
+
+
+def budget_json(budget: Budget, *, now: datetime) -> dict:
+    st = budget_status(budget, now=now)
+    events = budget.alerts.filter(period_start=st.period_start).order_by("fired_at", "threshold")
+    return {
+        "id": budget.pk, "project": budget.project.slug, "name": budget.name,
+        "scope": budget.scope, "scope_value": budget.scope_value, "period": budget.period,
+        "amount_usd": format(budget.amount_usd, "f"), "ledger": budget.ledger,
+        "thresholds": budget.thresholds, "forecast_alert": budget.forecast_alert,
+        "recipients": recipient_list(budget.recipients), "webhook_url": budget.webhook_url,
+        "is_active": budget.is_active,
+        "period_start": st.period_start.isoformat(), "period_end": st.period_end.isoformat(),
+        "spend_usd": money(st.spend_nano),
+        "percent_used": None if st.percent is None else str(st.percent),
+        "projected_usd": money(st.projected_nano),
+        "projected_percent": None if st.projected_percent is None else str(st.projected_percent),
+        "runout_date": st.runout_date.isoformat() if st.runout_date else None,
+        "alerts_fired": [
+            {"threshold": None if e.threshold == AlertEvent.FORECAST else e.threshold,
+             "type": "forecast" if e.threshold == AlertEvent.FORECAST else "threshold",
+             "fired_at": e.fired_at.isoformat(), "delivered": e.sent_at is not None or (
+                 not e.recipients and e.webhook_sent_at is not None),
+             "last_error": e.last_error}
+            for e in events
+        ],
+    }
+
+
+def _budget(request, budget_id: int) -> Budget:
+    budget = Budget.objects.select_related("project").filter(pk=budget_id).first()
+    if budget is None:
+        raise HttpError(404, f"budget {budget_id} not found")
+    project_for(request, budget.project.slug)  # 403/404 unless the caller may see it
+    return budget
+
+
+@router.get("/budgets", auth=key_or_session, summary="Budgets with spend, percent used, projection")
+def list_budgets(request, project: str | None = None):
+    proj = project_for(request, project)
+    now = timezone.now()
+    return {"budgets": [budget_json(b, now=now) for b in proj.budgets.select_related("project")]}
+
+
+@router.post("/budgets", auth=key_or_session, summary="Create a budget")
+def create_budget(request, payload: BudgetIn):
+    proj = project_for(request, payload.project or request.GET.get("project"))
+    base = {"scope": "project", "period": "month", "ledger": "metered",
+            "thresholds": thresholds_text(DEFAULT_THRESHOLDS), "forecast_alert": "on", "is_active": "on"}
+    budget = _save(BudgetForm(_apply(payload, base), instance=Budget(project=proj)))
+    return 201, budget_json(budget, now=timezone.now())
+
+
+@router.get("/budgets/{budget_id}", auth=key_or_session, summary="One budget")
+def get_budget(request, budget_id: int):
+    return budget_json(_budget(request, budget_id), now=timezone.now())
+
+
+@router.patch("/budgets/{budget_id}", auth=key_or_session, summary="Change some fields of a budget")
+def patch_budget(request, budget_id: int, payload: BudgetIn):
+    budget = _budget(request, budget_id)
+    budget = _save(BudgetForm(_apply(payload, _budget_form_data(budget)), instance=budget))
+    return budget_json(budget, now=timezone.now())
+
+
+@router.delete("/budgets/{budget_id}", auth=key_or_session, response={204: None},
+               summary="Delete a budget and its alert history")
+def delete_budget(request, budget_id: int):
+    _budget(request, budget_id).delete()
+    return 204, None

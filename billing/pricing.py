@@ -69,7 +69,7 @@ class Rates:
         }
 
 
-RATE_FIELDS = [f for f in Rates.__dataclass_fields__]
+RATE_FIELDS = list(Rates.__dataclass_fields__)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -91,10 +90,10 @@ def _event_to_record(event: EventIn, now: datetime) -> Record:
         service_tier, speed = event.service_tier, event.speed
     ts = event.timestamp or now
     if timezone.is_naive(ts):
-        ts = ts.replace(tzinfo=dt_timezone.utc)
+        ts = ts.replace(tzinfo=UTC)
     return Record(
         external_id=event.id or f"auto-{uuid.uuid4()}",
-        timestamp=ts.astimezone(dt_timezone.utc),
+        timestamp=ts.astimezone(UTC),
         model=event.model,
         provider=provider,
         feature=event.feature,

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -33,7 +32,7 @@ DEMO_PASSWORD = "demo-password"
 
 def _ts(day: date, rng: random.Random, now: datetime) -> datetime:
     hour = min(23, max(0, int(rng.gauss(14, 4))))
-    ts = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), tzinfo=dt_timezone.utc)
+    ts = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), tzinfo=UTC)
     return min(ts, now - timedelta(minutes=1))
 
 
@@ -113,7 +112,7 @@ def _billed(day: date, metered: list[Record], rng: random.Random) -> list[Record
         drift = rng.uniform(0.99, 1.015)
         out.append(Record(
             external_id=f"{day.isoformat()}|{model}|{api_key}|{batch}|{long_ctx}",
-            timestamp=datetime.combine(day, time(0), tzinfo=dt_timezone.utc),
+            timestamp=datetime.combine(day, time(0), tzinfo=UTC),
             model=model, provider="anthropic", ledger=LEDGER_BILLED, api_key=api_key, batch=batch,
             long_context=long_ctx, requests=g["requests"],
             input_tokens=int(g["input_tokens"] * drift), output_tokens=int(g["output_tokens"] * drift),
@@ -126,7 +125,7 @@ def _billed(day: date, metered: list[Record], rng: random.Random) -> list[Record
 
 def seed_demo(*, days: int = 90, now: datetime | None = None, seed: int = 42) -> tuple[Project, str, int]:
     """(Re)create the demo project; returns (project, ingest key, records stored)."""
-    now = now or datetime.now(dt_timezone.utc)
+    now = now or datetime.now(UTC)
     rng = random.Random(seed)
     User = get_user_model()
     with transaction.atomic():
