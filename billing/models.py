@@ -141,6 +141,10 @@ class AlertEvent(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        what = "forecast" if self.threshold == self.FORECAST else f"{self.threshold} %"
+        return f"{self.budget} {what} ({self.period_start})"
+
 
 class DigestSent(models.Model):
     """One weekly digest per (project, week): claimed before sending, so an hourly beat
@@ -157,3 +161,6 @@ class DigestSent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "week_start"], name="digest_once_per_week")
         ]
+
+    def __str__(self) -> str:
+        return f"digest {self.project_id} {self.week_start}"

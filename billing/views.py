@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
+
+from billing import alerts, budgets
+from billing.forms import BudgetForm
+from billing.models import DEFAULT_THRESHOLDS, AlertEvent, Budget
+from usage.models import Project
+from usage.queries import default_ledger
+from usage.views import project_for_user
+
+PAGE = "billing/budgets.html"
+HISTORY = 50
+
+
+def _row(budget: Budget, now) -> dict:
+    st = budgets.status(budget, now=now)
+    fired = budgets.fired_thresholds(budget, period_start=st.period_start)
+    pct = st.percent or 0
+    chips = [{"value": t, "on": t in budget.thresholds, "fired": t in fired}
+             for t in sorted(set(DEFAULT_THRESHOLDS) | set(budget.thresholds))]
+    level = "over" if pct >= 100 else "warn" if pct >= 90 else "ok"
+    return {
+        "budget": budget, "status": st, "chips": chips, "level": level,
+        "fill": min(pct, 100), "projected_fill": min(st.projected_percent or 0, 100),
+        "forecast_fired": AlertEvent.FORECAST in fired,
+        "spend": alerts.money(st.spend_nano), "amount": alerts.money(st.amount_nano),
+        "projected": alerts.money(st.projected_nano), "scope": alerts.scope_label(budget),
+        "url": alerts.dashboard_url(budget, start=st.period_start, end=st.period_end,
+                                    absolute=False),
+    }
+
+
+def _delivery(event: AlertEvent) -> dict:
+    source = event.bundled_into or event
+    if not source.recipients and not source.webhook_url:
+        return {"state": "none", "label": "no recipients"}
+    mail_ok = not source.recipients or source.sent_at
+    hook_ok = not source.webhook_url or source.webhook_sent_at
+    if mail_ok and hook_ok:
+        when = max(t for t in (source.sent_at, source.webhook_sent_at) if t)
+        return {"state": "sent", "label": "delivered", "when": when}
+    if source.last_error:
+        return {"state": "failing", "label": f"failing after {source.attempts} attempt"
+                f"{'s' if source.attempts != 1 else ''}", "error": source.last_error}
+    return {"state": "pending", "label": "sending"}
+
+
+def _history(project: Project) -> list[dict]:
+    events = (AlertEvent.objects.filter(budget__project=project)
+              .select_related("budget", "bundled_into").order_by("-pk")[:HISTORY])
+    return [{"event": e, "delivery": _delivery(e), "spend": alerts.money(e.spend_nano),
+             "amount": alerts.money(e.amount_nano)} for e in events]
+
+
+def _context(request, project: Project, **extra) -> dict:
+    now = timezone.now()
+    return {
+        "project": project,
+        "rows": [_row(b, now) for b in project.budgets.all()],
+        "history": _history(project),
+        **extra,
+    }
+
+
+def _new_form(project: Project) -> BudgetForm:
+    today = budgets.utc_today(timezone.now())
+    start, _ = budgets.period_bounds("month", today)
+    return BudgetForm(initial={"ledger": default_ledger(project, start, today), "forecast_alert": True,
+                               "name": "Monthly budget"})
+
+
+def _edit_form(budget: Budget, data=None) -> BudgetForm:
+    return BudgetForm(data, instance=budget, auto_id=f"id_b{budget.pk}_%s")
+
+
+def _partial(request, name: str) -> str:
+    if request.htmx and not request.htmx.history_restore_request:
+        return f"{PAGE}#{name}"
+    return PAGE
+
+
+def budget_list(request, slug: str):
+    """The settings page; POST creates a budget."""
+    project = project_for_user(request, slug)
+    if request.method == "POST":
+        form = BudgetForm(request.POST, instance=Budget(project=project))
+        if not form.is_valid():
+            if request.htmx:
+                return render(request, f"{PAGE}#budget-form", {"project": project, "form": form})
+            return render(request, PAGE, _context(request, project, form=form), status=422)
+        budget = form.save()
+        if not request.htmx:
+            messages.success(request, f"Budget “{budget.name}” created.")
+            return redirect("budgets", slug=slug)
+        response = render(request, f"{PAGE}#budgets", _context(request, project))
+        return reswap(retarget(response, "#budgets"), "outerHTML")
+    edit = request.GET.get("edit")
+    ctx = _context(request, project)
+    if request.GET.get("new"):
+        ctx["form"] = _new_form(project)
+    if edit and edit.isdigit():
+        ctx["editing"] = int(edit)
+        budget = get_object_or_404(project.budgets, pk=edit)
+        ctx["edit_form"] = _edit_form(budget)
+    return render(request, _partial(request, "budgets"), ctx)
+
+
+@require_GET
+def budget_new(request, slug: str):
+    project = project_for_user(request, slug)
+    if not request.htmx:
+        return redirect(f"{request.path.rsplit('new/', 1)[0]}?new=1")
+    return render(request, f"{PAGE}#budget-form", {"project": project, "form": _new_form(project)})
+
+
+def budget_card(request, slug: str, pk: int):
+    """One budget: its card (GET), or its edit form and save (edit=1 / POST)."""
+    project = project_for_user(request, slug)
+    budget = get_object_or_404(project.budgets, pk=pk)
+    if request.method == "POST":
+        form = _edit_form(budget, request.POST)
+        if form.is_valid():
+            form.save()
+            if not request.htmx:
+                messages.success(request, f"Budget “{budget.name}” saved.")
+                return redirect("budgets", slug=slug)
+            return render(request, f"{PAGE}#card", {"project": project, "row": _row(budget, timezone.now())})
+        if not request.htmx:
+            return render(request, PAGE, _context(request, project, editing=budget.pk, edit_form=form),
+                          status=422)
+        return render(request, f"{PAGE}#edit-form", {"project": project, "budget": budget, "edit_form": form})
+    if not request.htmx:
+        suffix = f"?edit={pk}" if request.GET.get("edit") else ""
+        return redirect(f"/p/{slug}/budgets/{suffix}")
+    if request.GET.get("edit"):
+        return render(request, f"{PAGE}#edit-form",
+                      {"project": project, "budget": budget, "edit_form": _edit_form(budget)})
+    return render(request, f"{PAGE}#card", {"project": project, "row": _row(budget, timezone.now())})
+
+
+@require_POST
+def budget_delete(request, slug: str, pk: int):
+    project = project_for_user(request, slug)
+    budget = get_object_or_404(project.budgets, pk=pk)
+    budget.delete()
+    if not request.htmx:
+        messages.success(request, f"Budget “{budget.name}” deleted.")
+        return redirect("budgets", slug=slug)
+    response = render(request, f"{PAGE}#budgets", _context(request, project))
+    return reswap(retarget(response, "#budgets"), "outerHTML")
+
+
+@require_POST
+def budget_threshold(request, slug: str, pk: int):
+    """Toggle one threshold on or off."""
+    project = project_for_user(request, slug)
+    budget = get_object_or_404(project.budgets, pk=pk)
+    value = request.POST.get("threshold", "")
+    if value.isdigit() and 1 <= int(value) <= 1000:
+        current = set(budget.thresholds)
+        current ^= {int(value)}
+        budget.thresholds = sorted(current)
+        budget.save(update_fields=["thresholds"])
+    if not request.htmx:
+        return redirect("budgets", slug=slug)
+    return render(request, f"{PAGE}#card", {"project": project, "row": _row(budget, timezone.now())})
+
+
+@require_POST
+def budget_test(request, slug: str, pk: int):
+    """Send a test alert now, synchronously, and say what happened."""
+    project = project_for_user(request, slug)
+    budget = get_object_or_404(project.budgets.select_related("project"), pk=pk)
+    try:
+        result = {"ok": True, "text": f"Test sent: {alerts.send_test(budget, now=timezone.now())}."}
+    except Exception as exc:
+        result = {"ok": False, "text": f"Test failed: {exc}"}
+    if not request.htmx:
+        (messages.success if result["ok"] else messages.error)(request, result["text"])
+        return redirect("budgets", slug=slug)
+    return render(request, f"{PAGE}#test-result", {"result": result})

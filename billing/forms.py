@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from billing.models import DEFAULT_THRESHOLDS, Budget
+
+MAX_THRESHOLD = 1000
+
+
+def thresholds_text(values) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+class BudgetForm(forms.ModelForm):
+    """The one validation of a budget, for the settings page and the API alike."""
+
+    thresholds = forms.CharField(
+        required=False, initial=thresholds_text(DEFAULT_THRESHOLDS),
+        help_text="Percent of the amount, comma-separated, e.g. 50, 75, 90, 100",
+    )
+    amount_usd = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"),
+                                    label="Amount (USD)")
+
+    class Meta:
+        model = Budget
+        fields = ["name", "scope", "scope_value", "period", "amount_usd", "ledger", "thresholds",
+                  "forecast_alert", "recipients", "webhook_url", "is_active"]
+        labels = {"scope_value": "Scope value", "forecast_alert": "Alert when projected to exceed",
+                  "webhook_url": "Webhook URL (Slack-compatible)", "is_active": "Active"}
+        widgets = {"recipients": forms.TextInput(attrs={"placeholder": "ops@example.com, cfo@example.com"}),
+                   "scope_value": forms.TextInput(attrs={"placeholder": "e.g. claude-sonnet-4-5"}),
+                   "webhook_url": forms.URLInput(attrs={"placeholder": "https://hooks.slack.com/services/…"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["thresholds"] = thresholds_text(self.instance.thresholds)
+
+    def clean_thresholds(self) -> list[int]:
+        raw = self.cleaned_data.get("thresholds") or ""
+        values = set()
+        for part in (p for p in re.split(r"[,\s;]+", raw.replace("%", " ")) if p):
+            try:
+                value = int(part)
+            except ValueError:
+                raise ValidationError(f"“{part}” is not a whole number of percent.") from None
+            if not 1 <= value <= MAX_THRESHOLD:
+                raise ValidationError(f"{value} %: thresholds are between 1 and {MAX_THRESHOLD} %.")
+            values.add(value)
+        return sorted(values)
+
+    def clean_recipients(self) -> str:
+        raw = self.cleaned_data.get("recipients") or ""
+        addresses = [a.strip() for a in re.split(r"[,;\s]+", raw) if a.strip()]
+        bad = []
+        for address in addresses:
+            try:
+                validate_email(address)
+            except ValidationError:
+                bad.append(address)
+        if bad:
+            raise ValidationError(f"Not a valid e-mail address: {', '.join(bad)}")
+        return ", ".join(dict.fromkeys(addresses))
+
+    def clean(self):
+        data = super().clean()
+        scope = data.get("scope")
+        if scope == "project":
+            data["scope_value"] = ""
+        elif scope and not (data.get("scope_value") or "").strip():
+            self.add_error("scope_value", f"Which {dict(Budget.SCOPE_CHOICES)[scope].lower()}? "
+                                          "Enter the value this budget covers.")
+        if "thresholds" in data and not data["thresholds"] and not data.get("forecast_alert"):
+            self.add_error("thresholds", "Add at least one threshold or turn on the forecast alert.")
+        return data
