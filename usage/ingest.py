@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
-from datetime import timezone as dt_timezone
+from datetime import UTC, date
 from itertools import islice
 
 from django.db import transaction
@@ -57,7 +56,7 @@ def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
         external_id=record.external_id,
         ledger=record.ledger,
         timestamp=ts,
-        day=ts.astimezone(dt_timezone.utc).date(),
+        day=ts.astimezone(UTC).date(),
         provider=record.provider,
         model=record.model,
         feature=record.feature,
@@ -186,7 +185,7 @@ _FINGERPRINT = [
     "ledger", "timestamp", "model", "provider", "feature", "end_user", "api_key", "batch",
     "service_tier", "speed", "long_context", "requests", "input_tokens", "output_tokens",
     "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens",
-    "cost_nano", "reported_cost_nano", "metadata",
+    "cost_nano", "reported_cost_nano",
 ]
 
 
@@ -233,7 +232,7 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
     existing = {
         r["external_id"]: r
         for r in UsageRecord.objects.filter(project=project, source=source, external_id__in=list(rows))
-        .values("pk", "external_id", "day", "ledger", "cost_nano", *_FINGERPRINT)
+        .values("pk", "external_id", "day", "ledger", "metadata", *_FINGERPRINT)
     }
     if state.has_cost_rows is None:
         state.has_cost_rows = state.cost_rows().exists()

@@ -63,6 +63,9 @@ class ImportJob(models.Model):
     records_replaced = models.BigIntegerField(default=0)
     duplicates = models.BigIntegerField(default=0)
     rows_rejected = models.BigIntegerField(default=0)
+    rows_skipped = models.BigIntegerField(default=0)  # rows without usage: empty buckets, …
+    records_merged = models.BigIntegerField(default=0)  # reported costs set on token rows
+    records_unpriced = models.BigIntegerField(default=0)
     cost_nano = models.BigIntegerField(default=0)
     first_day = models.DateField(null=True, blank=True)
     last_day = models.DateField(null=True, blank=True)

@@ -1,0 +1,282 @@
+"""What every importer shares: input files (plain, or zip members), strict text decoding,
+header-by-name CSV reading, number parsing, and errors that name file, line and column."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO
+
+# A hierarchical natural key: "day|a|b|…". A cost row whose key is a proper prefix of a
+# token row's key describes (part of) the same spend; see usage.ingest merge mode.
+SEP = "|"
+
+
+class ImportFormatError(ValueError):
+    """Bad input. The message names the file, line, column and what was expected."""
+
+    def __init__(self, file: str, message: str, *, line: int | None = None, column: str = ""):
+        self.file, self.line, self.column, self.detail = file, line, column, message
+        where = file
+        if line is not None:
+            where += f", line {line}"
+        if column:
+            where += f", column '{column}'"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class InputFile:
+    """One file to import: a path, or a member of a zip archive."""
+
+    name: str  # shown in messages
+    path: Path
+    member: str = ""  # zip member name
+    size: int = 0
+
+    @contextmanager
+    def open_binary(self) -> Iterator[IO[bytes]]:
+        if self.member:
+            import zipfile
+
+            with zipfile.ZipFile(self.path) as zf, zf.open(self.member) as fh:
+                yield fh
+        else:
+            with open(self.path, "rb") as fh:
+                yield fh
+
+    def head(self, size: int = 65536) -> bytes:
+        with self.open_binary() as fh:
+            return fh.read(size)
+
+
+@dataclass
+class ParseStats:
+    rows_read: int = 0
+    rows_skipped: int = 0  # rows that carry no usage: empty buckets, other line types, …
+    bytes_done: int = 0
+    # Completed files' bytes plus the current file's position: import progress.
+    _done_files: int = 0
+    _position: Callable[[], int] | None = field(default=None, repr=False)
+
+    def progress(self) -> int:
+        try:
+            current = self._position() if self._position else 0
+        except (OSError, ValueError):
+            current = 0
+        return self._done_files + current
+
+
+@contextmanager
+def open_text(file: InputFile, stats: ParseStats | None = None) -> Iterator[IO[str]]:
+    """UTF-8 (with or without BOM, any newline convention). Binary files and other
+    encodings are rejected with a clear message instead of importing garbage."""
+    head = file.head(8192)
+    if b"\x00" in head:
+        raise ImportFormatError(file.name, "this is a binary file, not a text export (found NUL bytes)")
+    with file.open_binary() as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        if stats is not None:
+            stats._position = raw.tell
+        try:
+            yield text
+        except UnicodeDecodeError as exc:
+            raise ImportFormatError(
+                file.name, f"not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} near "
+                f"byte offset {raw.tell()}); export the file again as UTF-8"
+            ) from exc
+        finally:
+            if stats is not None:
+                stats._done_files += file.size
+                stats._position = None
+
+
+@dataclass
+class CsvRow:
+    file: str
+    line: int
+    values: dict[str, str]
+
+    def get(self, column: str, default: str = "") -> str:
+        value = self.values.get(column)
+        return default if value is None else value.strip()
+
+    def error(self, column: str, message: str) -> ImportFormatError:
+        return ImportFormatError(self.file, message, line=self.line, column=column)
+
+    def int(self, column: str, *, required: bool = False) -> int:
+        """Token counts: '1234', '1,234' and '1234.0' (OpenAI's dashboard) are all 1234."""
+        raw = self.get(column)
+        if raw == "":
+            if required:
+                raise self.error(column, "expected a whole number, got an empty cell")
+            return 0
+        text = raw.replace(",", "").replace("_", "")
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise self.error(column, f"expected a whole number, got {raw!r}") from None
+        if not value.is_finite() or value != value.to_integral_value() or value < 0:
+            raise self.error(column, f"expected a non-negative whole number, got {raw!r}")
+        return int(value)
+
+    def decimal(self, column: str, *, required: bool = True) -> Decimal | None:
+        raw = self.get(column)
+        if raw == "":
+            if required:
+                raise self.error(column, "expected an amount in dollars, got an empty cell")
+            return None
+        try:
+            value = Decimal(raw.replace(",", "").lstrip("$"))
+        except InvalidOperation:
+            raise self.error(column, f"expected an amount in dollars, got {raw!r}") from None
+        if not value.is_finite():
+            raise self.error(column, f"expected an amount in dollars, got {raw!r}")
+        return value
+
+    def bool(self, column: str) -> bool:
+        raw = self.get(column).lower()
+        if raw in {"", "false", "0", "no", "f", "n"}:
+            return False
+        if raw in {"true", "1", "yes", "t", "y"}:
+            return True
+        raise self.error(column, f"expected true or false, got {self.get(column)!r}")
+
+
+def header_of(file: InputFile) -> list[str]:
+    """The CSV header names (lower-cased, stripped), or [] if the file has no CSV header."""
+    head = file.head(65536)
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError:
+        return []
+    try:
+        return [h.strip().lower() for h in next(csv.reader([text]))]
+    except (csv.Error, StopIteration):
+        return []
+
+
+def read_csv(
+    file: InputFile,
+    stats: ParseStats,
+    *,
+    required: list[str],
+    format_label: str,
+) -> Iterator[CsvRow]:
+    """Rows as {column name: value}, by header name. Unknown columns are ignored."""
+    with open_text(file, stats) as text:
+        reader = csv.reader(text, strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise ImportFormatError(file.name, f"not a CSV file ({exc})", line=1) from None
+        if not header:
+            raise ImportFormatError(file.name, "the file is empty")
+        names = [h.strip().lower() for h in header]
+        missing = [c for c in required if c not in names]
+        if missing:
+            raise ImportFormatError(
+                file.name,
+                f"not a {format_label}: missing column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} (header is: {', '.join(names)})",
+                line=1,
+            )
+        width = len(names)
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ImportFormatError(file.name, f"malformed CSV ({exc})", line=reader.line_num) from None
+            if not values or all(not v.strip() for v in values):
+                continue
+            if len(values) != width:
+                hint = " (an unquoted comma inside a value?)" if len(values) > width else ""
+                raise ImportFormatError(
+                    file.name, f"expected {width} values like the header, got {len(values)}{hint}",
+                    line=reader.line_num,
+                )
+            stats.rows_read += 1
+            yield CsvRow(file.name, reader.line_num, dict(zip(names, values, strict=False)))
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]00:?00)?$")
+
+
+def parse_day_or_time(row: CsvRow, column: str) -> tuple[datetime, str]:
+    """'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM' (UTC) -> (aware datetime, 'HH:MM' or '')."""
+    raw = row.get(column)
+    if _DAY.match(raw):
+        try:
+            d = date.fromisoformat(raw)
+        except ValueError:
+            raise row.error(column, f"expected a date YYYY-MM-DD, got {raw!r}") from None
+        return datetime(d.year, d.month, d.day, tzinfo=UTC), ""
+    m = _DAY_TIME.match(raw)
+    if m:
+        try:
+            d = date.fromisoformat(m.group(1))
+            ts = datetime(d.year, d.month, d.day, int(m.group(2)), int(m.group(3)), tzinfo=UTC)
+        except ValueError:
+            raise row.error(column, f"expected a UTC date or date and time, got {raw!r}") from None
+        return ts, f"{m.group(2)}:{m.group(3)}"
+    raise row.error(column, f"expected a UTC date YYYY-MM-DD or 'YYYY-MM-DD HH:MM', got {raw!r}")
+
+
+def parse_iso(value: str) -> datetime | None:
+    try:
+        ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC)
+
+
+def key(*parts: object) -> str:
+    """A natural key; separators inside values are neutralised, values are bounded so
+    the key fits UsageRecord.external_id."""
+    return SEP.join(str(p if p is not None else "").replace(SEP, "/")[:48] for p in parts)
+
+
+def context_is_long(label: str | None) -> bool:
+    """Console '≤ 200k' and API '0-200k' are the standard window; anything else is long."""
+    if not label:
+        return False
+    text = label.strip().lower().replace(" ", "")
+    return text not in {"≤200k", "<=200k", "0-200k", "<200k"}
+
+
+def cw_key(label: str | None) -> str:
+    return "long" if context_is_long(label) else "short"
+
+
+_DISPLAY_VERSION = re.compile(r"^\d+(\.\d+)?$")
+
+
+def model_key(name: str) -> str:
+    """One spelling for a model in both console exports: API ids lose their snapshot date,
+    display names ('Claude 3.5 Sonnet 2024-10-22', 'Claude Haiku 4.5') become ids."""
+    from billing.pricing import canonical_name
+
+    text = name.strip()
+    if " " not in text:
+        return canonical_name(text)
+    words = text.lower().split()
+    if re.match(r"^\d{4}-\d{2}-\d{2}$", words[-1]) or re.match(r"^\d{8}$", words[-1]):
+        words = words[:-1]
+    if len(words) == 3 and words[0] == "claude" and _DISPLAY_VERSION.match(words[1]):
+        words = [words[0], words[1], words[2]]  # 'Claude 3.5 Sonnet' -> claude-3-5-sonnet
+    return "-".join(w.replace(".", "-") for w in words)

@@ -1,0 +1,188 @@
+"""Importing files: the one domain function behind `manage.py import_usage` and the upload
+page's Celery task.
+
+A run is all-or-nothing: every file of it is parsed and stored in one transaction, so a bad
+row late in a file leaves nothing behind. Records go through usage.ingest.record_usage in
+merge mode: natural keys per format, later restatements replace earlier rows, cost exports
+merge onto token exports instead of adding to them.
+
+Progress: the import's own transaction can't publish progress, so on PostgreSQL a second,
+autocommit connection writes ImportJob.progress_bytes once a second. SQLite allows one
+writer at a time, so there the job shows progress only when it ends (on the embedded
+default the upload request runs the import itself anyway).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from usage.importers import REGISTRY, detect, expand
+from usage.importers.base import ImportFormatError, InputFile, ParseStats
+from usage.ingest import record_usage
+from usage.models import ImportJob, Project
+
+
+class ImportFailed(Exception):
+    """The import was rolled back; the message says which file, line and column, and why."""
+
+
+@dataclass
+class FileResult:
+    name: str
+    format: str
+
+
+@dataclass
+class ImportSummary:
+    files: list[FileResult] = field(default_factory=list)
+    rows_read: int = 0
+    rows_skipped: int = 0
+    added: int = 0
+    replaced: int = 0
+    merged: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    unpriced: int = 0
+    cost_nano: int = 0  # net cost added (new rows minus the rows they replaced)
+    first_day: date | None = None
+    last_day: date | None = None
+
+
+def input_files(paths: Iterable[str | Path]) -> list[InputFile]:
+    """Paths (files, folders of Claude Code logs, zips) -> files to parse, size-checked."""
+    limit = settings.IMPORT_MAX_FILE_BYTES
+    files: list[InputFile] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(path.rglob("*.jsonl"))
+            if not found:
+                raise ImportFormatError(str(path), "a folder without .jsonl files (expected ~/.claude/projects)")
+            candidates = [InputFile(name=str(p), path=p) for p in found]
+        elif path.is_file():
+            candidates = [InputFile(name=path.name, path=path)]
+        else:
+            raise ImportFormatError(str(path), "no such file")
+        for file in candidates:
+            file.size = file.path.stat().st_size
+            _check_size(file, limit)
+            members = expand(file)
+            if members[0] is not file:
+                _check_size(InputFile(file.name, file.path, size=sum(m.size for m in members)), limit,
+                            what="unpacked")
+            files.extend(members)
+    return files
+
+
+def _check_size(file: InputFile, limit: int, what: str = "") -> None:
+    if file.size > limit:
+        raise ImportFormatError(
+            file.name, f"{what + ' ' if what else ''}{file.size / 1e6:.1f} MB is larger than the import "
+            f"limit of {limit / 1e6:.0f} MB (setting IMPORT_MAX_FILE_BYTES)"
+        )
+
+
+def detect_format(path: str | Path, name: str = "") -> str:
+    """The format of one file (for the upload page); raises ImportFormatError."""
+    file = InputFile(name=name or Path(path).name, path=Path(path))
+    return detect(expand(file)[0])
+
+
+def run_import(
+    *,
+    project: Project,
+    paths: Iterable[str | Path],
+    format: str = "auto",
+    user=None,
+    job: ImportJob | None = None,
+) -> ImportSummary:
+    """Import files into `project`. Raises ImportFailed (the job, if any, is marked failed
+    with the same message) and then nothing of the run is stored."""
+    if job is not None:
+        ImportJob.objects.filter(pk=job.pk).update(status="running", error="")
+    summary = ImportSummary()
+    stats = ParseStats()
+    try:
+        files = input_files(paths)
+        groups: dict[str, list[InputFile]] = {}
+        for file in files:
+            name = format if format != "auto" else detect(file)
+            if name not in REGISTRY:
+                raise ImportFormatError(file.name, f"unknown format {name!r}; one of {', '.join(REGISTRY)}")
+            groups.setdefault(name, []).append(file)
+            summary.files.append(FileResult(file.name, name))
+        progress = _Progress(job, stats, total=sum(f.size for f in files))
+        try:
+            with transaction.atomic():
+                for name, group in groups.items():
+                    fmt = REGISTRY[name]
+                    counts = record_usage(
+                        project=project, source=fmt.source, records=fmt.parse(group, stats),
+                        merge=True, import_job=job, on_progress=progress,
+                    )
+                    summary.added += counts.accepted
+                    summary.replaced += counts.replaced
+                    summary.merged += counts.merged
+                    summary.duplicates += counts.duplicates
+                    summary.unpriced += counts.unpriced
+                    summary.cost_nano += counts.cost_nano - counts.replaced_cost_nano
+                    days = [d for d in (counts.first_day, counts.last_day) if d]
+                    if days:
+                        summary.first_day = min([*days, *filter(None, [summary.first_day])])
+                        summary.last_day = max([*days, *filter(None, [summary.last_day])])
+        finally:
+            progress.close()
+    except ImportFormatError as exc:
+        summary.rejected = 1
+        if job is not None:
+            ImportJob.objects.filter(pk=job.pk).update(
+                status="failed", error=str(exc), finished_at=timezone.now(),
+                rows_read=stats.rows_read, rows_rejected=1,
+            )
+        raise ImportFailed(str(exc)) from exc
+    summary.rows_read, summary.rows_skipped = stats.rows_read, stats.rows_skipped
+    if job is not None:
+        formats = sorted({f.format for f in summary.files})
+        ImportJob.objects.filter(pk=job.pk).update(
+            status="done", finished_at=timezone.now(), format=", ".join(formats),
+            progress_bytes=job.file_size or stats.progress(), rows_read=summary.rows_read,
+            rows_skipped=summary.rows_skipped, records_added=summary.added,
+            records_replaced=summary.replaced, records_merged=summary.merged,
+            duplicates=summary.duplicates, rows_rejected=0, records_unpriced=summary.unpriced,
+            cost_nano=summary.cost_nano, first_day=summary.first_day, last_day=summary.last_day,
+        )
+    return summary
+
+
+class _Progress:
+    """Writes the job's progress from outside the import transaction (PostgreSQL only)."""
+
+    def __init__(self, job: ImportJob | None, stats: ParseStats, total: int):
+        self.job, self.stats, self.total = job, stats, total
+        self.conn = None
+        self.last = 0.0
+        if job is not None and connection.vendor != "sqlite":
+            self.conn = connections.create_connection("default")
+
+    def __call__(self, _rows: int) -> None:
+        if self.conn is None or time.monotonic() - self.last < 1.0:
+            return
+        self.last = time.monotonic()
+        table = ImportJob._meta.db_table
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET progress_bytes = %s, rows_read = %s WHERE id = %s",
+                [min(self.stats.progress(), self.total), self.stats.rows_read, self.job.pk],
+            )
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()

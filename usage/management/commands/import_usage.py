@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from billing.pricing import nano_to_usd
+from usage.importers import FORMAT_CHOICES
+from usage.imports import ImportFailed, run_import
+from usage.models import Project
+
+
+class Command(BaseCommand):
+    help = ("Import provider exports (console CSVs, usage/cost API JSON, Claude Code logs or a "
+            "zip of them, generic CSV). All-or-nothing; re-importing never double-counts.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", metavar="PATH")
+        parser.add_argument("--project", required=True, help="project slug")
+        parser.add_argument("--format", default="auto", choices=FORMAT_CHOICES)
+
+    def handle(self, *args, paths, project, format, **options):
+        target = Project.objects.filter(slug=project).first()
+        if target is None:
+            raise CommandError(f"no such project: {project!r}")
+        try:
+            summary = run_import(project=target, paths=paths, format=format)
+        except ImportFailed as exc:
+            raise CommandError(f"{exc}\nNothing was imported.") from None
+        for file in summary.files:
+            self.stdout.write(f"{file.name}: {file.format}")
+        self.stdout.write(
+            f"rows read: {summary.rows_read}\n"
+            f"records added: {summary.added}\n"
+            f"records replaced (restated): {summary.replaced}\n"
+            f"reported costs merged: {summary.merged}\n"
+            f"duplicates skipped: {summary.duplicates}\n"
+            f"rows without usage skipped: {summary.rows_skipped}\n"
+            f"rows rejected: {summary.rejected}\n"
+            f"unpriced records: {summary.unpriced}\n"
+            f"cost added: ${nano_to_usd(summary.cost_nano)}"
+        )
