@@ -23,6 +23,8 @@ class BudgetForm(forms.ModelForm):
         required=False, initial=thresholds_text(DEFAULT_THRESHOLDS),
         help_text="Percent of the amount, comma-separated, e.g. 50, 75, 90, 100",
     )
+    webhook_url = forms.URLField(required=False, max_length=500, assume_scheme="https",
+                                 label="Webhook URL (Slack-compatible)")
     amount_usd = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"),
                                     label="Amount (USD)")
 
