@@ -186,3 +186,23 @@ class _Progress:
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
+
+
+def import_job_file(job_id: int) -> None:
+    """Run an uploaded file's ImportJob (the Celery task's body). Safe to run twice: a
+    finished job is left alone. The upload is deleted once the job has finished."""
+    job = ImportJob.objects.select_related("project", "created_by").filter(pk=job_id).first()
+    if job is None or job.status in {"done", "failed"}:
+        return
+    try:
+        run_import(project=job.project, paths=[job.file_path], format=job.format or "auto",
+                   user=job.created_by, job=job)
+    except ImportFailed:
+        pass  # the job carries the message
+    except Exception as exc:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status="failed", finished_at=timezone.now(),
+            error=f"internal error while importing ({type(exc).__name__}); nothing was imported",
+        )
+        raise
+    Path(job.file_path).unlink(missing_ok=True)

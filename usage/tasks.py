@@ -17,6 +17,13 @@ def rollup_dirty() -> int:
     return rollups.rollup_dirty()
 
 
+@shared_task(name="usage.tasks.import_file", acks_late=True)
+def import_file(job_id: int) -> None:
+    from usage.imports import import_job_file
+
+    import_job_file(job_id)
+
+
 @shared_task(name="usage.tasks.reprice_unpriced")
 def reprice_unpriced() -> int:
     return reprice(only_unpriced=True)

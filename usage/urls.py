@@ -1,11 +1,13 @@
 from django.urls import path
 
-from usage import views
+from usage import views, views_imports
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("p/<slug:slug>/", views.overview, name="overview"),
     path("p/<slug:slug>/keys/", views.keys, name="keys"),
+    path("p/<slug:slug>/imports/", views_imports.imports, name="imports"),
+    path("p/<slug:slug>/imports/<int:pk>/", views_imports.import_status, name="import_status"),
     path("p/<slug:slug>/breakdown/", views.breakdown, name="breakdown"),
     path("p/<slug:slug>/tokens/", views.tokens, name="tokens"),
     path("p/<slug:slug>/records/", views.records, name="records"),

@@ -1,9 +1,11 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.pricing import nano_to_usd
 from usage.importers import FORMAT_CHOICES
 from usage.imports import ImportFailed, run_import
-from usage.models import Project
+from usage.models import ImportJob, Project
 
 
 class Command(BaseCommand):
@@ -19,8 +21,10 @@ class Command(BaseCommand):
         target = Project.objects.filter(slug=project).first()
         if target is None:
             raise CommandError(f"no such project: {project!r}")
+        job = ImportJob.objects.create(project=target, file_name=", ".join(Path(p).name for p in paths)[:255],
+                                       format="" if format == "auto" else format)
         try:
-            summary = run_import(project=target, paths=paths, format=format)
+            summary = run_import(project=target, paths=paths, format=format, job=job)
         except ImportFailed as exc:
             raise CommandError(f"{exc}\nNothing was imported.") from None
         for file in summary.files:

@@ -1,0 +1,117 @@
+"""The import page: upload a provider export, watch the Celery task import it, see the result."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from billing.pricing import nano_to_usd
+from usage.importers import REGISTRY
+from usage.importers.base import ImportFormatError
+from usage.imports import detect_format
+from usage.models import ImportJob
+from usage.tasks import import_file
+from usage.views import project_for_user
+
+HISTORY = 20
+
+
+def _context(project, job=None, error="", oob=False):
+    history = list(project.imports.select_related("created_by")[:HISTORY])
+    for item in history:
+        item.cost_usd = nano_to_usd(item.cost_nano)
+    return {
+        "project": project,
+        "job": job,
+        "error": error,
+        "oob": oob,  # an htmx answer also refreshes the history table when the job has ended
+        "formats": [(f.name, f.description) for f in REGISTRY.values()],
+        "history": history,
+        "max_mb": settings.IMPORT_MAX_FILE_BYTES // 1_000_000,
+    }
+
+
+def job_view(job: ImportJob) -> dict:
+    """What the progress partial shows about a job."""
+    percent = min(100, job.progress_bytes * 100 // job.file_size) if job.file_size else 0
+    first, last = job.first_day, job.last_day
+    days_url = ""
+    if job.status == "done" and first and last:
+        days_url = reverse("overview", args=[job.project.slug]) + f"?range=custom&start={first}&end={last}"
+    return {
+        "obj": job,
+        "running": job.status in {"pending", "running"},
+        "percent": percent,
+        "formats": [REGISTRY[n].description if n in REGISTRY else n for n in job.format.split(", ") if n],
+        "cost_usd": nano_to_usd(job.cost_nano),
+        "days_url": days_url,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def imports(request, slug: str):
+    project = project_for_user(request, slug)
+    if request.method == "POST":
+        job, error = _start(request, project)
+        if job is not None and not request.htmx:
+            return redirect(reverse("imports", args=[slug]) + f"?job={job.pk}")
+        context = _context(project, job=job_view(job) if job else None, error=error, oob=bool(request.htmx))
+        if request.htmx:
+            return render(request, "usage/imports.html#progress", context)
+        return render(request, "usage/imports.html", context, status=400)
+    job = None
+    if request.GET.get("job", "").isdigit():
+        job = project.imports.filter(pk=request.GET["job"]).first()
+    return render(request, "usage/imports.html", _context(project, job=job_view(job) if job else None))
+
+
+@require_GET
+def import_status(request, slug: str, pk: int):
+    project = project_for_user(request, slug)
+    job = get_object_or_404(project.imports, pk=pk)
+    partial = bool(request.htmx) and not request.htmx.history_restore_request
+    context = _context(project, job=job_view(job), oob=partial)
+    if partial:
+        return render(request, "usage/imports.html#progress", context)
+    return render(request, "usage/imports.html", context)
+
+
+def _start(request, project) -> tuple[ImportJob | None, str]:
+    """Save the upload, detect its format, queue the import. Returns (job, error)."""
+    upload = request.FILES.get("file")
+    if upload is None:
+        return None, "Choose a file to import."
+    limit = settings.IMPORT_MAX_FILE_BYTES
+    if upload.size > limit:
+        return None, (f"{upload.name}: {upload.size / 1e6:.1f} MB is larger than the import limit of "
+                      f"{limit / 1e6:.0f} MB.")
+    fmt = request.POST.get("format") or "auto"
+    if fmt != "auto" and fmt not in REGISTRY:
+        return None, f"Unknown format {fmt!r}."
+    folder = Path(settings.MEDIA_ROOT) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(upload.name).name)[-100:]
+    path = folder / f"{uuid.uuid4().hex}-{safe}"
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    job = ImportJob(project=project, created_by=request.user, file_name=upload.name[:255],
+                    file_path=str(path), file_size=upload.size)
+    try:
+        job.format = detect_format(path, upload.name) if fmt == "auto" else fmt
+    except ImportFormatError as exc:
+        path.unlink(missing_ok=True)
+        job.status, job.error, job.finished_at = "failed", str(exc), timezone.now()
+        job.save()
+        return job, ""
+    job.save()
+    import_file.delay_on_commit(job.pk)
+    job.refresh_from_db()  # on the embedded default the import has already run
+    return job, ""
