@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
+import calendar
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import Sum
@@ -119,3 +120,188 @@ def as_api(row: dict) -> dict:
 
 def usd(nano: int) -> Decimal:
     return nano_to_usd(nano) or Decimal(0)
+
+
+# --- dashboard read side -------------------------------------------------------------------
+# Everything below reads the rollups only; the records page alone reads UsageRecord.
+
+PROMPT_CLASSES = ["input_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens"]
+TOKEN_CLASSES = [*PROMPT_CLASSES, "output_tokens"]
+
+
+def grouped(q: SpendQuery) -> list[dict]:
+    """Rows only (one query), grouped by q.group_by."""
+    qs, _ = rollup_queryset(q)
+    return aggregate_rows(qs, q.group_by)
+
+
+def aggregate_rows(qs, group_by: list[str]) -> list[dict]:
+    columns = [COLUMN[g] for g in group_by]
+    annotations = {m: Sum(m) for m in METRICS}
+    out = []
+    for values in qs.values(*columns).annotate(**annotations).order_by(*columns):
+        row = {g: values[COLUMN[g]] for g in group_by}
+        row.update(_metrics(values))
+        out.append(row)
+    return out
+
+
+def total_of(rows: list[dict]) -> dict:
+    """The sum of grouped rows, with its derived fields, without another query."""
+    return _metrics({m: sum(r[m] for r in rows) for m in METRICS})
+
+
+def by_day(rows: list[dict], start: date, end: date) -> list[dict]:
+    """One row per day in [start, end] (zeros where there was no usage), summing other keys."""
+    days: dict[date, list[dict]] = {}
+    for row in rows:
+        days.setdefault(row["day"], []).append(row)
+    out = []
+    day = start
+    while day <= end:
+        row = total_of(days.get(day, []))
+        row["day"] = day
+        out.append(row)
+        day += timedelta(days=1)
+    return out
+
+
+def derived(row: dict) -> dict:
+    """Fields the tables show, computed from a metrics row (money stays in nano-USD)."""
+    prompt = sum(row[c] for c in PROMPT_CLASSES)
+    return {
+        **row,
+        "prompt_tokens": prompt,
+        "cache_write_tokens": row["cache_write_5m_tokens"] + row["cache_write_1h_tokens"],
+        "avg_cost_nano": row["cost_nano"] // row["requests"] if row["requests"] else None,
+        "cache_savings_nano": row["cost_no_cache_nano"] - row["cost_nano"],
+        "batch_savings_nano": row["cost_no_batch_nano"] - row["cost_nano"],
+    }
+
+
+def with_shares(rows: list[dict]) -> list[dict]:
+    total = sum(r["cost_nano"] for r in rows)
+    return [{**derived(r), "share": r["cost_nano"] / total if total else None} for r in rows]
+
+
+def _class_parts(row: dict, book) -> dict[str, Decimal] | None:
+    """A (day, model) row's cost per token class: list rates, scaled so the classes add up
+    to the row's actual cost (which includes batch discounts, long-context and priority
+    rates). None for unpriced or unknown models."""
+    if not row["cost_nano"]:
+        return None
+    rates = book.rates_at(row["model"], row["day"])
+    if rates is None:
+        return None
+    per = rates.per_class()
+    parts = {
+        "input_tokens": row["input_tokens"] * per["input"],
+        "cache_read_tokens": row["cache_read_tokens"] * per["cache_read"],
+        "cache_write_5m_tokens": row["cache_write_5m_tokens"] * per["cache_write_5m"],
+        "cache_write_1h_tokens": row["cache_write_1h_tokens"] * per["cache_write_1h"],
+        "output_tokens": row["output_tokens"] * per["output"],
+        # the same writes at the uncached input rate: what caching adds on top
+        "write_premium": row["cache_write_5m_tokens"] * (per["cache_write_5m"] - per["input"])
+        + row["cache_write_1h_tokens"] * (per["cache_write_1h"] - per["input"]),
+    }
+    listed = sum(parts[c] for c in TOKEN_CLASSES)
+    if not listed:
+        return None
+    scale = Decimal(row["cost_nano"]) / listed
+    return {name: value * scale for name, value in parts.items()}
+
+
+def class_costs(rows: list[dict]) -> dict[str, int]:
+    """Estimated cost per token class and the cache-write premium (nano-USD) of (day, model)
+    rows; see _class_parts."""
+    from billing.pricing import PriceBook
+
+    book = PriceBook.load()
+    out = dict.fromkeys([*TOKEN_CLASSES, "write_premium"], Decimal(0))
+    for row in rows:
+        parts = _class_parts(row, book)
+        for name, value in (parts or {}).items():
+            out[name] += value
+    return {name: int(value) for name, value in out.items()}
+
+
+def project_month_budget(project: Project):
+    """The whole-project monthly budget the overview compares against (first active one)."""
+    from billing.models import Budget
+
+    return (
+        Budget.objects.filter(project=project, scope="project", period="month", is_active=True)
+        .order_by("pk")
+        .first()
+    )
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _days_in_month(day: date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def month_summary(daily: dict[date, int], *, today: date) -> dict:
+    """Month-to-date, the same point last month, and the projected month end, from daily
+    cost (nano-USD). The projection is spend through yesterday plus the last seven complete
+    days' average for every day from today to the month's end."""
+    month_start = _month_start(today)
+    mtd = sum(v for d, v in daily.items() if month_start <= d <= today)
+    prev_start = _month_start(month_start - timedelta(days=1))
+    prev_end = min(prev_start + timedelta(days=today.day - 1),
+                   prev_start.replace(day=_days_in_month(prev_start)))
+    prev = sum(v for d, v in daily.items() if prev_start <= d <= prev_end)
+    last7 = [daily.get(today - timedelta(days=i), 0) for i in range(1, 8)]
+    rate = sum(last7) / 7
+    through_yesterday = mtd - daily.get(today, 0)
+    remaining = _days_in_month(today) - today.day + 1
+    projected = int(through_yesterday + rate * remaining)
+    return {
+        "mtd_nano": mtd,
+        "prev_nano": prev,
+        "prev_start": prev_start,
+        "prev_end": prev_end,
+        "change": (mtd - prev) / prev if prev else None,
+        "projected_nano": max(projected, mtd),
+        "run_rate_nano": int(rate),
+        "month_start": month_start,
+        "today": today,
+        "month_end": today.replace(day=_days_in_month(today)),
+    }
+
+
+def range_summary(days: list[dict]) -> dict:
+    """Daily average and the cheapest / most expensive day of a by_day() series."""
+    if not days:
+        return {"avg_nano": 0, "min": None, "max": None}
+    total = sum(d["cost_nano"] for d in days)
+    cheapest = min(days, key=lambda d: (d["cost_nano"], d["day"]))
+    dearest = max(days, key=lambda d: (d["cost_nano"], d["day"]))
+    return {"avg_nano": total // len(days), "min": cheapest, "max": dearest}
+
+
+def ranked(q: SpendQuery, *, limit: int | None = None) -> list[dict]:
+    """Rows grouped by q.group_by, most expensive first (ties by name)."""
+    qs, _ = rollup_queryset(q)
+    columns = [COLUMN[g] for g in q.group_by]
+    qs = qs.values(*columns).annotate(**{m: Sum(m) for m in METRICS}).order_by("-cost_nano", *columns)
+    if limit:
+        qs = qs[:limit]
+    out = []
+    for values in qs:
+        row = {g: values[COLUMN[g]] for g in q.group_by}
+        row.update(_metrics(values))
+        out.append(row)
+    return out
+
+
+def daily_cost(q: SpendQuery, *, key: str, values: list) -> list[dict]:
+    """Cost per (day, key) for the given key values only: the stacked chart's top series."""
+    qs, _ = rollup_queryset(replace(q, group_by=["day", key]))
+    column = COLUMN[key]
+    qs = qs.filter(**{f"{column}__in": values}).values("day", column).annotate(
+        cost_nano=Sum("cost_nano")).order_by("day", column)
+    return [{"day": r["day"], key: r[column], "cost_nano": int(r["cost_nano"] or 0)} for r in qs]

@@ -1,18 +1,49 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
-from usage.charts import stacked_daily
-from usage.models import Project
+from usage import charts, exports
+from usage.filters import DIMENSIONS, LEDGERS, RANGES, Filters, utc_today
+from usage.models import DailyModelUsage, Project, UsageRecord
 from usage.projects import create_key, projects_for, revoke_key, user_can_see
-from usage.queries import SpendQuery, spend, usd
+from usage.queries import (
+    COARSE,
+    SpendQuery,
+    by_day,
+    class_costs,
+    daily_cost,
+    derived,
+    grouped,
+    month_summary,
+    project_month_budget,
+    range_summary,
+    ranked,
+    total_of,
+    with_shares,
+)
+
+SORTS = {
+    "name": None,
+    "spend": "cost_nano",
+    "share": "cost_nano",
+    "requests": "requests",
+    "input": "input_tokens",
+    "cache_read": "cache_read_tokens",
+    "cache_write": "cache_write_tokens",
+    "output": "output_tokens",
+    "avg": "avg_cost_nano",
+    "hit": "cache_hit_rate",
+}
+TABLE_ROWS = 50
+RECORDS_PER_PAGE = 50
 
 
 def project_for_user(request, slug: str) -> Project:
@@ -29,23 +60,354 @@ def home(request):
     return render(request, "usage/home.html", {"projects": projects})
 
 
+def _choice(value: str | None, options, default: str) -> str:
+    return value if value in options else default
+
+
+def _render(request, template: str, context: dict, partials: tuple[str, ...] = ()):
+    """The full page, or for an HTMX request the partial its target names ("page" else)."""
+    if request.htmx and not request.htmx.history_restore_request:
+        target = (request.htmx.target or "").replace("-", "_")
+        template = f"{template}#{target if target in partials else 'page'}"
+    return render(request, template, context)
+
+
+def _upload_url(project: Project) -> str | None:
+    try:
+        return reverse("imports", args=[project.slug])
+    except NoReverseMatch:
+        return None
+
+
+def _base_context(request, project: Project, f: Filters, page_params: dict,
+                  partial_params: tuple[str, ...] = ()) -> dict:
+    has_any = DailyModelUsage.objects.filter(project=project).exists()
+    return {
+        "project": project,
+        "f": f,
+        "page_params": page_params,
+        # parameters a partial carries itself (as form="filters" inputs) stay out of the form
+        "form_params": {k: v for k, v in page_params.items() if k not in partial_params},
+        "ranges": RANGES,
+        "ledgers": LEDGERS,
+        "dimensions": DIMENSIONS,
+        "chips": f.chips(**page_params),
+        "has_any_data": has_any,
+        "upload_url": _upload_url(project),
+        "api_base": request.build_absolute_uri("/").rstrip("/"),
+        "export_params": f.query(**page_params),
+        "nav_query": f.query() if f.params() else "",
+    }
+
+
+def _stack_rows(project: Project, f: Filters, key: str, days: list[dict], base_rows: list[dict],
+                top: int = 8) -> list[dict]:
+    """(day, key, cost) rows for a stacked chart: the top series plus "other"."""
+    if key in COARSE:
+        return base_rows
+    leaders = [r[key] for r in ranked(f.spend_query(project, group_by=[key]), limit=top)]
+    rows = daily_cost(f.spend_query(project), key=key, values=leaders) if leaders else []
+    shown: dict = {}
+    for row in rows:
+        shown[row["day"]] = shown.get(row["day"], 0) + row["cost_nano"]
+    for day in days:
+        rest = day["cost_nano"] - shown.get(day["day"], 0)
+        if rest > 0:
+            rows.append({"day": day["day"], key: "other", "cost_nano": rest})
+    return rows
+
+
+def _options(project: Project, f: Filters) -> dict:
+    """Provider and model choices for the filter bar (from the coarse rollup)."""
+    pairs = (
+        DailyModelUsage.objects.filter(project=project, day__gte=f.start - timedelta(days=90),
+                                       day__lte=f.end)
+        .values_list("provider", "model").distinct()
+    )
+    providers, models = set(), set()
+    for provider, model in pairs:
+        providers.add(provider)
+        models.add(model)
+    providers.discard("")
+    if f.dims.get("provider"):
+        providers.add(f.dims["provider"])
+    if f.dims.get("model"):
+        models.add(f.dims["model"])
+    return {"providers": sorted(providers), "models": sorted(models)}
+
+
 def overview(request, slug: str):
     project = project_for_user(request, slug)
-    today = timezone.now().astimezone(ZoneInfo("UTC")).date()
+    f = Filters.from_request(request, project)
+    stack = _choice(request.GET.get("stack"), DIMENSIONS, "model")
+    today = utc_today()
+
+    # One (day, provider, model) query over the range and the month comparison window
+    # feeds the KPIs, the charts and the per-class cost estimate.
     month_start = today.replace(day=1)
-    start = today - timedelta(days=29)
-    rows, total, ledger = spend(SpendQuery(project=project, start=start, end=today, group_by=["day", "model"]))
-    _, mtd, _ = spend(SpendQuery(project=project, start=month_start, end=today, ledger=ledger))
-    context = {
-        "project": project,
-        "ledger": ledger,
-        "mtd_usd": usd(mtd["cost_nano"]),
-        "period_usd": usd(total["cost_nano"]),
-        "unpriced": total["unpriced_records"],
-        "figure": stacked_daily(rows, key="model", start=start, end=today),
-        "has_data": bool(rows),
+    prev_start = (month_start - timedelta(days=1)).replace(day=1)
+    span_start = min(f.start, prev_start, today - timedelta(days=7))
+    span_end = max(f.end, today)
+    span_rows = grouped(f.spend_query(project, group_by=["day", "provider", "model"],
+                                      start=span_start, end=span_end))
+    range_rows = [r for r in span_rows if f.start <= r["day"] <= f.end]
+    days = by_day(range_rows, f.start, f.end)
+    total = derived(total_of(range_rows))
+    daily_nano = {}
+    for row in span_rows:
+        daily_nano[row["day"]] = daily_nano.get(row["day"], 0) + row["cost_nano"]
+    month = month_summary(daily_nano, today=today)
+    classes = class_costs(range_rows)
+
+    budget = project_month_budget(project)
+    budget_nano = budget_used = None
+    if budget is not None:
+        budget_nano = int(budget.amount_usd * 1_000_000_000)
+        if budget.ledger == f.ledger and not f.dims:
+            used = month["mtd_nano"]
+        else:
+            used = total_of(grouped(SpendQuery(project=project, start=month_start, end=today,
+                                               ledger=budget.ledger)))["cost_nano"]
+        budget_used = used / budget_nano if budget_nano else None
+
+    top = {
+        "model": ranked(f.spend_query(project, group_by=["model"]), limit=5),
+        "feature": ranked(f.spend_query(project, group_by=["feature"]), limit=5),
+        "user": ranked(f.spend_query(project, group_by=["user"]), limit=5),
     }
-    return render(request, "usage/overview.html", context)
+    page_params = {"stack": stack if stack != "model" else None}
+    for key, rows in top.items():
+        for row in rows:
+            row["filter_query"] = f.with_dim(key, row[key] or "").query(**page_params)
+            row["share"] = row["cost_nano"] / total["cost_nano"] if total["cost_nano"] else None
+    context = {
+        **_base_context(request, project, f, page_params, partial_params=("stack",)),
+        **_options(project, f),
+        "stack": stack,
+        "total": total,
+        "days": days,
+        "range": range_summary(days),
+        "month": month,
+        "classes": classes,
+        "output_share": classes["output_tokens"] / total["cost_nano"] if total["cost_nano"] else None,
+        "net_cache_savings": total["cache_savings_nano"],
+        "gross_cache_savings": total["cache_savings_nano"] + classes["write_premium"],
+        "write_premium": classes["write_premium"],
+        "budget": budget,
+        "budget_nano": budget_nano,
+        "budget_used": budget_used,
+        "top": top,
+        "top_total": total["cost_nano"],
+        "stack_links": {k: f.query(stack=k if k != "model" else None) for k in DIMENSIONS},
+        "drill_base": reverse("records", args=[project.slug]) + f.query(),
+        "fig_daily": charts.stacked_daily(
+            _stack_rows(project, f, stack, days, range_rows), key=stack, start=f.start, end=f.end
+        ),
+        "fig_month": charts.cumulative_vs_budget(
+            [{"day": d, "cost_nano": v} for d, v in sorted(daily_nano.items())],
+            month_start=month_start, month_end=month["month_end"], today=today,
+            budget_nano=budget_nano, projected_nano=month["projected_nano"],
+        ),
+    }
+    return _render(request, "usage/overview.html", context, partials=("daily_card",))
+
+
+def _next_dimension(f: Filters, current: str) -> str:
+    """After filtering by a row, show the next dimension that is not filtered yet."""
+    order = ["model", "feature", "user", "api_key", "provider"]
+    start = order.index(current)
+    for name in order[start + 1:] + order[:start]:
+        if name not in f.dims:
+            return name
+    return current
+
+
+def breakdown_rows(project: Project, f: Filters, by: str, sort: str, desc: bool) -> list[dict]:
+    rows = with_shares(ranked(f.spend_query(project, group_by=[by])))
+    if sort != "name":
+        column = SORTS[sort]
+        none_last = [r for r in rows if r[column] is None]
+        rows = sorted((r for r in rows if r[column] is not None),
+                      key=lambda r: r[column], reverse=desc) + none_last
+    else:
+        rows.sort(key=lambda r: str(r[by]).lower(), reverse=desc)
+    return rows
+
+
+def breakdown(request, slug: str):
+    project = project_for_user(request, slug)
+    f = Filters.from_request(request, project)
+    by = _choice(request.GET.get("by"), DIMENSIONS, "model")
+    sort = _choice(request.GET.get("sort"), SORTS, "spend")
+    desc = request.GET.get("dir", "desc" if sort != "name" else "asc") != "asc"
+    show_all = request.GET.get("all") == "1"
+    rows = breakdown_rows(project, f, by, sort, desc)
+    total = derived(total_of(rows))
+    days = by_day(grouped(f.spend_query(project, group_by=["day"])), f.start, f.end)
+    leaders = sorted(rows, key=lambda r: -r["cost_nano"])[:8]
+    chart_rows = daily_cost(f.spend_query(project), key=by, values=[r[by] for r in leaders])
+    shown: dict = {}
+    for row in chart_rows:
+        shown[row["day"]] = shown.get(row["day"], 0) + row["cost_nano"]
+    for day in days:
+        if day["cost_nano"] - shown.get(day["day"], 0) > 0:
+            chart_rows.append({"day": day["day"], by: "other",
+                               "cost_nano": day["cost_nano"] - shown.get(day["day"], 0)})
+
+    page_params = {"by": by if by != "model" else None,
+                   "sort": sort if sort != "spend" else None,
+                   "dir": None if desc == (sort != "name") else ("desc" if desc else "asc")}
+    next_by = _next_dimension(f.with_dim(by, "x"), by)
+    for row in rows:
+        value = "" if row[by] is None else str(row[by])
+        row["filter_query"] = f.with_dim(by, value).query(by=next_by if next_by != "model" else None)
+        row["records_query"] = f.with_dim(by, value).query()
+    sort_links = {}
+    for name in SORTS:
+        default_desc = name != "name"
+        new_desc = (not desc) if name == sort else default_desc
+        sort_links[name] = {
+            "query": f.query(**{**page_params, "sort": name if name != "spend" else None,
+                                "dir": None if new_desc == default_desc else ("desc" if new_desc else "asc")}),
+            "active": name == sort,
+            "desc": desc,
+        }
+    context = {
+        **_base_context(request, project, f, page_params, partial_params=("sort", "dir")),
+        **_options(project, f),
+        "by": by,
+        "by_label": DIMENSIONS[by],
+        "by_links": {k: f.query(by=k if k != "model" else None) for k in DIMENSIONS},
+        "sort": sort,
+        "desc": desc,
+        "sort_links": sort_links,
+        "columns": [("name", DIMENSIONS[by], False), ("spend", "Spend", True), ("share", "Share", True),
+                    ("requests", "Requests", True), ("input", "Input", True),
+                    ("cache_read", "Cache read", True), ("cache_write", "Cache write", True),
+                    ("output", "Output", True), ("avg", "Avg / request", True),
+                    ("hit", "Hit rate", True)],
+        "rows": rows if show_all else rows[:TABLE_ROWS],
+        "row_count": len(rows),
+        "more_query": f.query(**page_params, all="1") if len(rows) > TABLE_ROWS and not show_all else None,
+        "total": total,
+        "fig_daily": charts.stacked_daily(chart_rows, key=by, start=f.start, end=f.end, top=9),
+        "fig_ranked": charts.ranked_bars(sorted(rows, key=lambda r: -r["cost_nano"]), key=by),
+    }
+    return _render(request, "usage/breakdown.html", context, partials=("table_card",))
+
+
+def tokens(request, slug: str):
+    project = project_for_user(request, slug)
+    f = Filters.from_request(request, project)
+    rows = grouped(f.spend_query(project, group_by=["day", "model"]))
+    days = [derived(d) for d in by_day(rows, f.start, f.end)]
+    total = derived(total_of(rows))
+    classes = class_costs(rows)
+    features = with_shares(ranked(f.spend_query(project, group_by=["feature"])))
+    for row in features:
+        row["filter_query"] = f.with_dim("feature", row["feature"] or "").query()
+    with_hits = sorted((r for r in features if r["cache_hit_rate"] is not None),
+                       key=lambda r: -r["prompt_tokens"])
+    context = {
+        **_base_context(request, project, f, {}),
+        **_options(project, f),
+        "total": total,
+        "classes": classes,
+        "token_rows": [
+            {"name": name, "tokens": total[column], "cost_nano": classes[column],
+             "share": classes[column] / total["cost_nano"] if total["cost_nano"] else None}
+            for column, name in charts.CLASS_NAMES.items()
+        ],
+        "features": features[:TABLE_ROWS],
+        "gross_cache_savings": total["cache_savings_nano"] + classes["write_premium"],
+        "fig_tokens": charts.tokens_by_class(days),
+        "fig_hit": charts.hit_rate_daily(days),
+        "fig_savings": charts.savings_daily(days),
+        "fig_feature_hit": charts.ranked_bars(with_hits, key="feature", value="cache_hit_rate",
+                                              percent=True),
+    }
+    return _render(request, "usage/tokens.html", context)
+
+
+def records_queryset(project: Project, f: Filters, request):
+    qs = UsageRecord.objects.filter(project=project, ledger=f.ledger)
+    day = request.GET.get("day", "")
+    try:
+        one_day = date.fromisoformat(day) if day else None
+    except ValueError:
+        one_day = None
+    qs = qs.filter(day=one_day) if one_day else qs.filter(day__gte=f.start, day__lte=f.end)
+    for name, value in f.dims.items():
+        if name == "model":
+            # rollups group by the priced (canonical) model name
+            qs = qs.filter(Q(priced_model=value) | Q(priced_model="", model=value))
+        else:
+            qs = qs.filter(**{{"user": "end_user"}.get(name, name): value})
+    if request.GET.get("unpriced") == "1":
+        qs = qs.filter(cost_nano__isnull=True)
+    return qs.order_by("-day", "-timestamp", "-id"), one_day
+
+
+def records(request, slug: str):
+    project = project_for_user(request, slug)
+    f = Filters.from_request(request, project)
+    qs, one_day = records_queryset(project, f, request)
+    try:
+        number = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        number = 1
+    # No COUNT(*) over millions of rows: fetch one extra row to know if there is a next page.
+    offset = (number - 1) * RECORDS_PER_PAGE
+    batch = list(qs[offset:offset + RECORDS_PER_PAGE + 1])
+    has_next = len(batch) > RECORDS_PER_PAGE
+    batch = batch[:RECORDS_PER_PAGE]
+    page_params = {"day": one_day.isoformat() if one_day else None,
+                   "unpriced": "1" if request.GET.get("unpriced") == "1" else None}
+    context = {
+        **_base_context(request, project, f, page_params),
+        **_options(project, f),
+        "records": batch,
+        "page_number": number,
+        "first_index": offset + 1,
+        "last_index": offset + len(batch),
+        "prev_query": f.query(**page_params, page=number - 1 if number > 2 else None) if number > 1 else None,
+        "next_query": f.query(**page_params, page=number + 1) if has_next else None,
+        "one_day": one_day,
+        "unpriced_only": page_params["unpriced"] == "1",
+        "day_clear_query": f.query(unpriced=page_params["unpriced"]),
+        "tz": _zone(project.timezone),
+    }
+    return _render(request, "usage/records.html", context)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ValueError, KeyError):
+        return ZoneInfo("UTC")
+
+
+@require_GET
+def export(request, slug: str, table: str):
+    project = project_for_user(request, slug)
+    f = Filters.from_request(request, project)
+    if table == "breakdown":
+        by = _choice(request.GET.get("by"), DIMENSIONS, "model")
+        sort = _choice(request.GET.get("sort"), SORTS, "spend")
+        desc = request.GET.get("dir", "desc" if sort != "name" else "asc") != "asc"
+        rows = breakdown_rows(project, f, by, sort, desc)
+        return exports.breakdown_csv(rows, by=by, filename=f"{project.slug}-{by}-{f.start}-{f.end}.csv")
+    if table == "daily":
+        days = [derived(d) for d in by_day(grouped(f.spend_query(project, group_by=["day"])), f.start, f.end)]
+        return exports.daily_csv(days, filename=f"{project.slug}-daily-{f.start}-{f.end}.csv")
+    if table == "features":
+        rows = with_shares(ranked(f.spend_query(project, group_by=["feature"])))
+        return exports.breakdown_csv(rows, by="feature", filename=f"{project.slug}-feature-{f.start}-{f.end}.csv")
+    if table == "records":
+        qs, _ = records_queryset(project, f, request)
+        return exports.records_csv(qs, zone=_zone(project.timezone),
+                                   filename=f"{project.slug}-records-{f.start}-{f.end}.csv")
+    raise Http404("No such table")
 
 
 @require_http_methods(["GET", "POST"])
@@ -64,3 +426,4 @@ def keys(request, slug: str):
         "usage/keys.html",
         {"project": project, "keys": project.keys.order_by("-created_at"), "new_key": new_key},
     )
+

@@ -1,0 +1,242 @@
+"""The dashboard pages: the numbers shown, HTMX partials, drill-down and project scoping.
+
+Expected figures are worked out by hand in tests/usage/dashboard_data.py (today = 2026-11-20,
+default range = the last 30 UTC days, Oct 22 – Nov 20)."""
+
+import re
+from decimal import Decimal
+
+import pytest
+
+from tests.usage.dashboard_data import TODAY, seed
+
+
+@pytest.fixture(autouse=True)
+def today(monkeypatch):
+    import usage.filters
+    import usage.views
+
+    monkeypatch.setattr(usage.filters, "utc_today", lambda: TODAY)
+    monkeypatch.setattr(usage.views, "utc_today", lambda: TODAY)
+
+
+@pytest.fixture
+def data(project, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(project)
+    return project
+
+
+def text(response) -> str:
+    html = response.content.decode()
+    html = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def by_testid(response, name: str) -> str:
+    match = re.search(rf'data-testid="{name}"[^>]*>(.*?)</', response.content.decode(), re.S)
+    assert match, f"no data-testid={name}"
+    return re.sub(r"\s+", " ", match.group(1)).strip()
+
+
+def test_overview_kpis_show_the_hand_computed_figures(logged_in, data):
+    r = logged_in.get("/p/acme/")
+    assert r.status_code == 200
+    # MTD Nov 1–20: 0.60 + 0.03 + 2.00 + 0.75
+    assert by_testid(r, "mtd") == "$3.38"
+    page = text(r)
+    # Oct 1–20: $0.30, so +1027 %
+    assert "+1027% vs $0.30 by Oct 20" in page
+    # 2.78 through yesterday + 11 days × (0.03 + 0.75) / 7
+    assert by_testid(r, "projected") == "$4.01"
+    assert "at $0.11/day (last 7 days)" in page
+    # the last 30 days add Oct 25's $0.30
+    assert by_testid(r, "period-total") == "$3.68"
+    assert "6 requests · avg $0.12/day" in page
+    assert by_testid(r, "extremes") == "$0.00 · $2.00"
+    # 100K cache reads of 3.301M prompt tokens
+    assert by_testid(r, "hit-rate") == "3.0%"
+    assert by_testid(r, "cache-savings") == "$0.27"
+    # output: 0.30 (sonnet) + 1.00 (haiku) + 0.60 (batch 4o-mini) of 3.68
+    assert by_testid(r, "output-share") == "52%"
+    assert "1 unpriced record" in by_testid(r, "unpriced")
+    assert "No monthly project budget set" in page
+
+
+def test_overview_budget_used(logged_in, data):
+    from billing.models import Budget
+
+    Budget.objects.create(project=data, name="Monthly", scope="project", period="month",
+                          amount_usd=Decimal("10.00"), ledger="metered")
+    r = logged_in.get("/p/acme/")
+    assert by_testid(r, "budget-used") == "34%"
+    assert "of $10.00 this month (metered)" in text(r)
+    figure = r.context["fig_month"]
+    budget_line = [t for t in figure["data"] if t["name"] == "Budget"][0]
+    assert budget_line["y"] == [10.0, 10.0]
+    to_date = [t for t in figure["data"] if t["name"] == "Spend to date"][0]
+    assert to_date["y"][-1] == pytest.approx(3.38)
+
+
+def test_overview_chart_stacks_by_model_then_feature(logged_in, data):
+    r = logged_in.get("/p/acme/")
+    names = {t["name"]: sum(t["y"]) for t in r.context["fig_daily"]["data"]}
+    assert names["claude-haiku-4-5"] == pytest.approx(2.00)
+    assert names["claude-sonnet-4-5"] == pytest.approx(0.93)
+    r = logged_in.get("/p/acme/?stack=feature")
+    names = {t["name"]: sum(t["y"]) for t in r.context["fig_daily"]["data"]}
+    assert names == pytest.approx({"chat": 2.90, "search": 0.03, '=HYPERLINK("http://x")': 0.75})
+
+
+def test_filters_apply_to_every_figure(logged_in, data):
+    r = logged_in.get("/p/acme/?feature=chat&range=month")
+    # Nov 1–20, feature chat: r1 0.60 + r3 2.00
+    assert by_testid(r, "period-total") == "$2.60"
+    assert by_testid(r, "mtd") == "$2.60"
+    assert "Feature: chat" in text(r)
+    r = logged_in.get("/p/acme/?range=custom&start=2026-10-01&end=2026-10-31")
+    assert by_testid(r, "period-total") == "$0.60"
+    assert "Oct 1 – Oct 31, 2026" in text(r)
+
+
+def test_htmx_filter_change_returns_only_the_page_partial(logged_in, data):
+    r = logged_in.get("/p/acme/?range=7d", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="page")
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert "<html" not in html and "<header" not in html
+    assert html.lstrip().startswith('<div id="page">')
+    # Nov 14–20: 0.60 + 0.03 + 0.75
+    assert by_testid(r, "period-total") == "$1.38"
+    assert len(r.content) < 100_000
+
+
+def test_htmx_stack_switch_returns_only_the_chart_card(logged_in, data):
+    r = logged_in.get("/p/acme/?stack=user", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="daily-card")
+    html = r.content.decode()
+    assert html.lstrip().startswith('<section class="card" id="daily-card">')
+    assert 'id="filters"' not in html
+    assert '<input type="hidden" name="stack" value="user" form="filters">' in html
+    assert "Daily spend by end user" in html
+
+
+def test_history_restore_gets_the_full_page(logged_in, data):
+    r = logged_in.get("/p/acme/?range=7d", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="page",
+                      HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in r.content.decode()
+
+
+def test_breakdown_table_by_model_sorted_by_spend(logged_in, data):
+    r = logged_in.get("/p/acme/breakdown/")
+    assert r.status_code == 200
+    names = [row["model"] for row in r.context["rows"]]
+    assert names == ["claude-haiku-4-5", "claude-sonnet-4-5", "gpt-4o-mini", "mystery-model"]
+    table = text(r)
+    assert "claude-sonnet-4-5 $0.93 25.3% 3" in table
+    assert "claude-haiku-4-5 $2.00 54.3% 1" in table
+    assert by_testid(r, "breakdown-total") == "$3.68"
+    # sonnet: 0.93 / 3 requests
+    assert "$0.3100" in table
+
+
+def test_breakdown_sorts_and_dimensions(logged_in, data):
+    r = logged_in.get("/p/acme/breakdown/?by=feature&sort=name&dir=asc")
+    assert [row["feature"] for row in r.context["rows"]] == ['=HYPERLINK("http://x")', "chat", "search"]
+    r = logged_in.get("/p/acme/breakdown/?by=user&sort=requests")
+    assert [row["user"] for row in r.context["rows"]][0] == "u1"
+    r = logged_in.get("/p/acme/breakdown/?by=api_key&sort=hit", HTTP_HX_REQUEST="true",
+                      HTTP_HX_TARGET="table-card")
+    html = r.content.decode()
+    assert html.lstrip().startswith('<section class="card" id="table-card">')
+    # prod: 100K read of 2.301M prompt = 4.3 %; dev: 0 %
+    assert re.findall(r'title="Filter everything by this api key">(\w+)<', html) == ["prod", "dev"]
+    assert "4.3%" in html
+
+
+def test_breakdown_row_filters_everything_and_links_records(logged_in, data):
+    r = logged_in.get("/p/acme/breakdown/?by=feature")
+    search = [row for row in r.context["rows"] if row["feature"] == "search"][0]
+    # filtered by the row, the table moves on to the next dimension
+    assert search["filter_query"] == "?feature=search&by=user"
+    assert search["records_query"] == "?feature=search"
+    assert 'href="/p/acme/records/?feature=search"' in r.content.decode()
+    r = logged_in.get("/p/acme/breakdown/" + search["filter_query"])
+    assert [row["user"] for row in r.context["rows"]] == ["u2"]
+    assert by_testid(r, "breakdown-total") == "$0.03"
+
+
+def test_tokens_page(logged_in, data):
+    r = logged_in.get("/p/acme/tokens/")
+    assert r.status_code == 200
+    assert by_testid(r, "hit-rate") == "3.0%"
+    assert by_testid(r, "cache-savings") == "$0.27"
+    assert by_testid(r, "batch-savings") == "$0.75"
+    features = {row["feature"]: row for row in r.context["features"]}
+    assert features["search"]["cache_hit_rate"] == 1.0
+    assert features["chat"]["cache_hit_rate"] == 0.0
+    classes = {t["name"]: sum(t["y"]) for t in r.context["fig_tokens"]["data"]}
+    assert classes == {"Input (uncached)": 3_201_000, "Cache read": 100_000, "Output": 2_220_000}
+
+
+def test_records_drill_down(logged_in, data, project):
+    project.timezone = "America/New_York"
+    project.save()
+    r = logged_in.get("/p/acme/records/?feature=search")
+    records = r.context["records"]
+    assert [rec.external_id for rec in records] == ["r2"]
+    # 2026-11-19 10:00 UTC is 05:00 in New York
+    assert "Nov 19, 05:00:00" in text(r)
+    assert "times in America/New_York" in text(r)
+    r = logged_in.get("/p/acme/records/?day=2026-11-18")
+    assert [rec.external_id for rec in r.context["records"]] == ["r6"]
+    assert "Day: Nov 18, 2026" in text(r)
+    r = logged_in.get("/p/acme/records/?unpriced=1")
+    assert [rec.external_id for rec in r.context["records"]] == ["r7"]
+    assert "unpriced" in text(r)
+    r = logged_in.get("/p/acme/records/?model=claude-sonnet-4-5&range=90d")
+    assert [rec.external_id for rec in r.context["records"]] == ["r1", "r2", "r5", "r4"]
+
+
+def test_records_paginate_without_counting(logged_in, project, django_capture_on_commit_callbacks):
+    from tests.usage.dashboard_data import ts
+    from usage.ingest import record_usage
+    from usage.records import Record
+
+    with django_capture_on_commit_callbacks(execute=True):
+        record_usage(project=project, source="api", records=[
+            Record(external_id=f"e{i}", timestamp=ts("2026-11-20", hour=i % 24),
+                   model="gpt-4o-mini", input_tokens=10) for i in range(60)
+        ])
+    r = logged_in.get("/p/acme/records/")
+    assert len(r.context["records"]) == 50
+    assert r.context["next_query"] == "?page=2"
+    r = logged_in.get("/p/acme/records/?page=2")
+    assert len(r.context["records"]) == 10
+    assert r.context["next_query"] is None
+    assert r.context["prev_query"] == "?"
+
+
+def test_empty_project_explains_how_to_send_data(logged_in, project):
+    r = logged_in.get("/p/acme/")
+    page = text(r)
+    assert by_testid(r, "onboarding")  # present
+    assert "api/v1/events" in page
+    assert "msg.usage.model_dump()" in page and "resp.usage.model_dump()" in page
+    for path in ["breakdown/", "tokens/", "records/"]:
+        assert "onboarding" in logged_in.get(f"/p/acme/{path}").content.decode()
+
+
+@pytest.mark.parametrize("path", ["", "breakdown/", "tokens/", "records/", "export/breakdown.csv",
+                                  "export/records.csv"])
+def test_other_users_project_is_404(client, django_user_model, data, path):
+    bob = django_user_model.objects.create_user("bob", "bob@example.com", "pw-bob-123")
+    client.force_login(bob)
+    assert client.get(f"/p/acme/{path}").status_code == 404
+
+
+def test_pages_need_login(client, data):
+    r = client.get("/p/acme/breakdown/")
+    assert r.status_code == 302 and "/login/" in r["Location"]
+
+
+def test_unknown_export_table_is_404(logged_in, data):
+    assert logged_in.get("/p/acme/export/nope.csv").status_code == 404

@@ -1,0 +1,96 @@
+"""CSV downloads of the dashboard's tables, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+from django.http import StreamingHttpResponse
+
+from billing.pricing import nano_to_usd
+
+# A cell starting with one of these is a formula to Excel / LibreOffice / Sheets (OWASP
+# "CSV injection"); a leading apostrophe makes it text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _stream(header: list[str], rows: Iterable[list]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow([safe_cell(v) for v in row])
+
+
+def csv_response(header: list[str], rows: Iterable[list], *, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(_stream(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _cost(nano: int | None) -> Decimal | None:
+    # Numbers (a negative one too) are written as numbers, never escaped.
+    return nano_to_usd(nano)
+
+
+TOKEN_COLUMNS = ["input_tokens", "cache_read_tokens", "cache_write_5m_tokens",
+                 "cache_write_1h_tokens", "output_tokens", "reasoning_tokens"]
+
+
+def breakdown_csv(rows: list[dict], *, by: str, filename: str) -> StreamingHttpResponse:
+    header = [by, "cost_usd", "share", "requests", *TOKEN_COLUMNS, "avg_cost_per_request_usd",
+              "cache_hit_rate", "cache_savings_usd", "batch_savings_usd", "unpriced_records"]
+    body = (
+        [r[by], _cost(r["cost_nano"]), "" if r["share"] is None else f"{r['share']:.4f}",
+         r["requests"], *[r[c] for c in TOKEN_COLUMNS], _cost(r["avg_cost_nano"]),
+         "" if r["cache_hit_rate"] is None else r["cache_hit_rate"],
+         _cost(r["cache_savings_nano"]), _cost(r["batch_savings_nano"]), r["unpriced_records"]]
+        for r in rows
+    )
+    return csv_response(header, body, filename=filename)
+
+
+def daily_csv(days: list[dict], *, filename: str) -> StreamingHttpResponse:
+    header = ["day_utc", "cost_usd", "requests", *TOKEN_COLUMNS, "cache_hit_rate",
+              "cache_savings_usd", "batch_savings_usd", "unpriced_records"]
+    body = (
+        [d["day"].isoformat(), _cost(d["cost_nano"]), d["requests"], *[d[c] for c in TOKEN_COLUMNS],
+         "" if d["cache_hit_rate"] is None else d["cache_hit_rate"],
+         _cost(d["cache_savings_nano"]), _cost(d["batch_savings_nano"]), d["unpriced_records"]]
+        for d in days
+    )
+    return csv_response(header, body, filename=filename)
+
+
+def records_csv(qs, *, zone, filename: str) -> StreamingHttpResponse:
+    header = ["timestamp", "day_utc", "ledger", "source", "external_id", "provider", "model",
+              "priced_model", "feature", "end_user", "api_key", "batch", "service_tier",
+              "requests", *TOKEN_COLUMNS, "cost_usd", "cost_without_caching_usd",
+              "cost_without_batch_usd", "reported_cost_usd"]
+    fields = ["timestamp", "day", "ledger", "source", "external_id", "provider", "model",
+              "priced_model", "feature", "end_user", "api_key", "batch", "service_tier",
+              "requests", *TOKEN_COLUMNS, "cost_nano", "cost_no_cache_nano",
+              "cost_no_batch_nano", "reported_cost_nano"]
+    body = (
+        [r["timestamp"].astimezone(zone).isoformat(), r["day"].isoformat(),
+         *[r[c] for c in fields[2:-4]],
+         *[_cost(r[c]) for c in fields[-4:]]]
+        for r in qs.values(*fields).iterator(chunk_size=2000)
+    )
+    return csv_response(header, body, filename=filename)

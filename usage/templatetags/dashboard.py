@@ -1,0 +1,90 @@
+"""Display formats for the dashboard: money from nano-USD, token counts, percentages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+
+from billing.pricing import NANO_PER_USD
+
+register = template.Library()
+
+
+@register.filter
+def usd(nano) -> str:
+    """Dollars with 2 decimals; sub-cent amounts keep up to 6 decimals (at least 4)."""
+    if nano is None or nano == "":
+        return "—"
+    amount = Decimal(int(nano)) / NANO_PER_USD
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    if amount == 0 or amount >= Decimal("0.01"):
+        return f"{sign}${amount:,.2f}"
+    text = f"{amount:.6f}".rstrip("0")
+    decimals = len(text.split(".")[1])
+    if decimals < 4:
+        text = f"{amount:.4f}"
+    return f"{sign}${text}"
+
+
+@register.filter
+def usd_unit(nano) -> str:
+    """A per-unit price (e.g. average per request): 4 decimals below a dollar."""
+    if nano is None or nano == "":
+        return "—"
+    amount = Decimal(int(nano)) / NANO_PER_USD
+    if abs(amount) >= 1 or amount == 0:
+        return usd(nano)
+    return usd(nano) if abs(amount) < Decimal("0.0001") else f"${amount:.4f}"
+
+
+@register.filter
+def tokens(value) -> str:
+    """1234 -> 1.2K, 5_300_000 -> 5.3M."""
+    if value is None or value == "":
+        return "—"
+    value = int(value)
+    for size, suffix in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if abs(value) >= size:
+            text = f"{value / size:.1f}".removesuffix(".0")
+            return f"{text}{suffix}"
+    return f"{value:,}"
+
+
+@register.filter
+def pct(value, decimals: int = 1) -> str:
+    if value is None or value == "":
+        return "—"
+    return f"{float(value) * 100:.{int(decimals)}f}%"
+
+
+@register.filter
+def signed_pct(value) -> str:
+    if value is None or value == "":
+        return "—"
+    return f"{float(value) * 100:+.0f}%"
+
+
+@register.filter
+def dimlabel(value) -> str:
+    if value is True:
+        return "batch"
+    if value is False:
+        return "interactive"
+    return str(value) if value not in (None, "") else "(none)"
+
+
+@register.filter
+def get_item(mapping, key):
+    try:
+        return mapping[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+@register.filter
+def intcomma_int(value) -> str:
+    if value is None or value == "":
+        return "—"
+    return f"{int(value):,}"
