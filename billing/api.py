@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from billing.alerts import recipient_list
@@ -128,7 +128,7 @@ def budget_json(budget: Budget, *, now: datetime) -> dict:
     return {
         "id": budget.pk, "project": budget.project.slug, "name": budget.name,
         "scope": budget.scope, "scope_value": budget.scope_value, "period": budget.period,
-        "amount_usd": format(budget.amount_usd, "f"), "ledger": budget.ledger,
+        "amount_usd": format(Decimal(budget.amount_usd).quantize(Decimal("0.01")), "f"), "ledger": budget.ledger,
         "thresholds": budget.thresholds, "forecast_alert": budget.forecast_alert,
         "recipients": recipient_list(budget.recipients), "webhook_url": budget.webhook_url,
         "is_active": budget.is_active,
@@ -164,13 +164,13 @@ def list_budgets(request, project: str | None = None):
     return {"budgets": [budget_json(b, now=now) for b in proj.budgets.select_related("project")]}
 
 
-@router.post("/budgets", auth=key_or_session, summary="Create a budget")
+@router.post("/budgets", auth=key_or_session, response={201: dict}, summary="Create a budget")
 def create_budget(request, payload: BudgetIn):
     proj = project_for(request, payload.project or request.GET.get("project"))
     base = {"scope": "project", "period": "month", "ledger": "metered",
             "thresholds": thresholds_text(DEFAULT_THRESHOLDS), "forecast_alert": "on", "is_active": "on"}
     budget = _save(BudgetForm(_apply(payload, base), instance=Budget(project=proj)))
-    return 201, budget_json(budget, now=timezone.now())
+    return Status(201, budget_json(budget, now=timezone.now()))
 
 
 @router.get("/budgets/{budget_id}", auth=key_or_session, summary="One budget")
@@ -189,4 +189,4 @@ def patch_budget(request, budget_id: int, payload: BudgetIn):
                summary="Delete a budget and its alert history")
 def delete_budget(request, budget_id: int):
     _budget(request, budget_id).delete()
-    return 204, None
+    return Status(204, None)

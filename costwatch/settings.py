@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -163,6 +164,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "rollup-dirty-days": {"task": "usage.tasks.rollup_dirty", "schedule": 30.0},
     "reprice-unpriced": {"task": "usage.tasks.reprice_unpriced", "schedule": 600.0},
+    "check-budgets": {"task": "billing.tasks.check_all_budgets", "schedule": 300.0},
+    "weekly-digests": {"task": "billing.tasks.send_weekly_digests", "schedule": crontab(minute=5)},
 }
 
 # Security. Production (DEBUG=0) passes `manage.py check --deploy`.
