@@ -1,0 +1,126 @@
+"""Benchmark: import an N-row Anthropic Console usage CSV (default 1,000,000 rows) into
+PostgreSQL through the same path as `manage.py import_usage`, and report seconds, rows/s
+and the process's peak RSS (memory must stay flat with file size: run with --rows 100000
+and compare).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cw_bench_import .venv/bin/python bench/import_csv.py
+
+The database is created (and migrated) if missing. Rollups run after the import commits,
+as on the embedded default (Celery eager); their time is reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/cw_bench_import"
+HEADER = ("usage_date_utc,model_version,api_key,workspace,usage_type,context_window,usage_input_tokens_no_cache,"
+          "usage_input_tokens_cache_write_5m,usage_input_tokens_cache_write_1h,usage_input_tokens_cache_read,"
+          "usage_output_tokens,web_search_count,inference_geo,speed\n")
+MODELS = ["claude-sonnet-4-6", "claude-haiku-4-5-20251001", "claude-opus-4-6", "claude-sonnet-4-5", "claude-opus-4-5"]
+KEYS = [f"key-{i:02d}" for i in range(20)]
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def generate(path: Path, rows: int) -> None:
+    """Hourly rows (a single-day export's layout): hour × model × key, unique keys."""
+    combos = [(m, k) for m in MODELS for k in KEYS]
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write(HEADER)
+        written, hour = 0, 0
+        while written < rows:
+            stamp = (start + timedelta(hours=hour)).strftime("%Y-%m-%d %H:%M")
+            lines = []
+            for i, (model, key) in enumerate(combos):
+                if written >= rows:
+                    break
+                n = written + i
+                workspace = '"Research, EU"' if i % 7 == 0 else "Default"
+                lines.append(f"{stamp},{model},{key},{workspace},standard,≤ 200k,{1000 + n % 5000},{n % 300},"
+                             f"{n % 200},{n % 9000},{100 + n % 700},0,global,\n")
+                written += 1
+            out.write("".join(lines))
+            hour += 1
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "costwatch.settings")
+    os.environ.pop("CELERY_BROKER_URL", None)
+    ensure_database(url)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    assert connection.vendor == "postgresql", "set DATABASE_URL to a PostgreSQL database"
+    call_command("migrate", verbosity=0)
+    from billing.catalog import ensure_catalog
+    from billing.pricing import nano_to_usd
+    from usage import rollups
+    from usage.imports import run_import
+    from usage.models import Project, UsageRecord
+
+    ensure_catalog()
+    rollup_seconds = [0.0]
+    original = rollups.rollup_day
+
+    def timed_rollup(**kwargs):
+        t = time.perf_counter()
+        original(**kwargs)
+        rollup_seconds[0] += time.perf_counter() - t
+
+    rollups.rollup_day = timed_rollup
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "claude_api_tokens_bench.csv"
+        t = time.perf_counter()
+        generate(path, args.rows)
+        size_mb = path.stat().st_size / 1e6
+        print(f"generated {args.rows:,} rows, {size_mb:.1f} MB in {time.perf_counter() - t:.1f} s")
+        slug = f"bench-{int(time.time())}"
+        project = Project.objects.create(slug=slug, name=slug)
+        baseline = peak_mb()
+        t = time.perf_counter()
+        summary = run_import(project=project, paths=[path])
+        seconds = time.perf_counter() - t
+    stored = UsageRecord.objects.filter(project=project).count()
+    assert stored == summary.added == args.rows, (stored, summary.added)
+    import_only = seconds - rollup_seconds[0]
+    print(f"database: PostgreSQL {connection.pg_version // 10000} ({url})")
+    print(f"rows: {args.rows:,}  records added: {summary.added:,}  cost: ${nano_to_usd(summary.cost_nano)}")
+    print(f"import: {import_only:.1f} s ({args.rows / import_only:,.0f} rows/s), "
+          f"then rollups of {summary.first_day}..{summary.last_day}: {rollup_seconds[0]:.1f} s; total {seconds:.1f} s")
+    print(f"peak RSS: {peak_mb():.0f} MB (before the import: {baseline:.0f} MB)")
+    Project.objects.filter(pk=project.pk).delete()
+
+
+if __name__ == "__main__":
+    main()
