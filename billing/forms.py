@@ -8,12 +8,27 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from billing.models import DEFAULT_THRESHOLDS, Budget
+from usage.models import Project
 
 MAX_THRESHOLD = 1000
 
 
 def thresholds_text(values) -> str:
     return ", ".join(str(v) for v in values)
+
+
+def clean_addresses(raw: str) -> str:
+    """Comma-separated e-mail addresses, each validated; normalized to "a, b"."""
+    addresses = [a.strip() for a in re.split(r"[,;\s]+", raw or "") if a.strip()]
+    bad = []
+    for address in addresses:
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(address)
+    if bad:
+        raise ValidationError(f"Not a valid e-mail address: {', '.join(bad)}")
+    return ", ".join(dict.fromkeys(addresses))
 
 
 class BudgetForm(forms.ModelForm):
@@ -23,8 +38,10 @@ class BudgetForm(forms.ModelForm):
         required=False, initial=thresholds_text(DEFAULT_THRESHOLDS),
         help_text="Percent of the amount, comma-separated, e.g. 50, 75, 90, 100",
     )
-    webhook_url = forms.URLField(required=False, max_length=500, assume_scheme="https",
-                                 label="Webhook URL (Slack-compatible)")
+    webhook_url = forms.URLField(
+        required=False, max_length=500, assume_scheme="https", label="Webhook URL (Slack-compatible)",
+        widget=forms.URLInput(attrs={"placeholder": "https://hooks.slack.com/services/…"}),
+    )
     amount_usd = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"),
                                     label="Amount (USD)")
 
@@ -35,8 +52,7 @@ class BudgetForm(forms.ModelForm):
         labels = {"scope_value": "Scope value", "forecast_alert": "Alert when projected to exceed",
                   "webhook_url": "Webhook URL (Slack-compatible)", "is_active": "Active"}
         widgets = {"recipients": forms.TextInput(attrs={"placeholder": "ops@example.com, cfo@example.com"}),
-                   "scope_value": forms.TextInput(attrs={"placeholder": "e.g. claude-sonnet-4-5"}),
-                   "webhook_url": forms.URLInput(attrs={"placeholder": "https://hooks.slack.com/services/…"})}
+                   "scope_value": forms.TextInput(attrs={"placeholder": "e.g. claude-sonnet-4-5"})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -57,17 +73,7 @@ class BudgetForm(forms.ModelForm):
         return sorted(values)
 
     def clean_recipients(self) -> str:
-        raw = self.cleaned_data.get("recipients") or ""
-        addresses = [a.strip() for a in re.split(r"[,;\s]+", raw) if a.strip()]
-        bad = []
-        for address in addresses:
-            try:
-                validate_email(address)
-            except ValidationError:
-                bad.append(address)
-        if bad:
-            raise ValidationError(f"Not a valid e-mail address: {', '.join(bad)}")
-        return ", ".join(dict.fromkeys(addresses))
+        return clean_addresses(self.cleaned_data.get("recipients"))
 
     def clean(self):
         data = super().clean()
@@ -79,4 +85,22 @@ class BudgetForm(forms.ModelForm):
                                           "Enter the value this budget covers.")
         if "thresholds" in data and not data["thresholds"] and not data.get("forecast_alert"):
             self.add_error("thresholds", "Add at least one threshold or turn on the forecast alert.")
+        return data
+
+
+class DigestForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["weekly_digest", "digest_recipients"]
+        labels = {"weekly_digest": "Send a weekly digest (Mondays 09:00, project time zone)",
+                  "digest_recipients": "Digest recipients"}
+        widgets = {"digest_recipients": forms.TextInput(attrs={"placeholder": "team@example.com"})}
+
+    def clean_digest_recipients(self) -> str:
+        return clean_addresses(self.cleaned_data.get("digest_recipients"))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("weekly_digest") and not data.get("digest_recipients"):
+            self.add_error("digest_recipients", "Who should get it? Add at least one address.")
         return data

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from billing import alerts, budgets
-from billing.forms import BudgetForm
+from billing.forms import BudgetForm, DigestForm
 from billing.models import DEFAULT_THRESHOLDS, AlertEvent, Budget
 from usage.models import Project
 from usage.queries import default_ledger
@@ -63,6 +63,7 @@ def _context(request, project: Project, **extra) -> dict:
         "project": project,
         "rows": [_row(b, now) for b in project.budgets.all()],
         "history": _history(project),
+        "digest_form": DigestForm(instance=project),
         **extra,
     }
 
@@ -184,3 +185,18 @@ def budget_test(request, slug: str, pk: int):
         (messages.success if result["ok"] else messages.error)(request, result["text"])
         return redirect("budgets", slug=slug)
     return render(request, f"{PAGE}#test-result", {"result": result})
+
+
+@require_POST
+def digest_settings(request, slug: str):
+    project = project_for_user(request, slug)
+    form = DigestForm(request.POST, instance=project)
+    saved = form.is_valid()
+    if saved:
+        form.save()
+    if not request.htmx:
+        if saved:
+            messages.success(request, "Weekly digest settings saved.")
+            return redirect("budgets", slug=slug)
+        return render(request, PAGE, _context(request, project, digest_form=form), status=422)
+    return render(request, f"{PAGE}#digest", {"project": project, "digest_form": form, "saved": saved})

@@ -6,7 +6,13 @@ import pytest
 from billing import digest
 from billing.models import DigestSent
 from billing.tasks import send_weekly_digests
-from tests.billing.test_budget_fixtures import add_spend, free_port, make_budget, smtp_server, use_smtp
+from tests.billing.test_budget_fixtures import (
+    add_spend,
+    free_port,
+    make_budget,
+    smtp_server,
+    use_smtp,
+)
 
 pytestmark = pytest.mark.django_db
 # Monday Nov 23 2026
@@ -82,3 +88,19 @@ def test_a_failed_digest_is_recorded_and_retried_next_hour(opted_in, settings):
     with smtp_server(port) as (box, _):
         assert send_weekly_digests(MONDAY_9_UTC.replace(hour=10).isoformat()) == 1
     assert len(box.messages) == 1
+
+
+def test_opt_in_on_the_budgets_page(logged_in, project):
+    url = f"/p/{project.slug}/budgets/digest/"
+    hx = {"HTTP_HX_REQUEST": "true"}
+    html = logged_in.post(url, {"weekly_digest": "on", "digest_recipients": ""}, **hx).content.decode()
+    assert "Who should get it?" in html
+    html = logged_in.post(url, {"weekly_digest": "on", "digest_recipients": "a@example.com, bad"},
+                          **hx).content.decode()
+    assert "Not a valid e-mail address: bad" in html
+    html = logged_in.post(url, {"weekly_digest": "on", "digest_recipients": "a@example.com"},
+                          **hx).content.decode()
+    assert 'data-testid="digest-saved"' in html
+    project.refresh_from_db()
+    assert project.weekly_digest and project.digest_recipients == "a@example.com"
+    assert "Weekly digest" in logged_in.get(f"/p/{project.slug}/budgets/").content.decode()
