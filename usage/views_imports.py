@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from billing.pricing import nano_to_usd
 from usage.importers import REGISTRY
@@ -112,6 +113,12 @@ def _start(request, project) -> tuple[ImportJob | None, str]:
         job.save()
         return job, ""
     job.save()
-    import_file.delay_on_commit(job.pk)
+    try:
+        import_file.delay_on_commit(job.pk)
+    except KombuOperationalError:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status="failed", finished_at=timezone.now(),
+            error="The task queue is unreachable (is the Celery broker running?). Nothing was imported.",
+        )
     job.refresh_from_db()  # on the embedded default the import has already run
     return job, ""

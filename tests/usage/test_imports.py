@@ -543,3 +543,35 @@ def test_import_rolls_up_the_days(project, django_capture_on_commit_callbacks):
     assert rolled.aggregate(s=Sum("reported_cost_nano"))["s"] == usd("86.16")
     day = rolled.filter(day="2026-03-10").aggregate(s=Sum("cost_nano"))["s"]
     assert day == CONSOLE[("2026-03-10", "claude-sonnet-4-6")] + CONSOLE[("2026-03-10", "claude-opus-4-6")] + usd("0.10")
+
+
+COST_LAYOUTS = {
+    "2024-04": "usage_date_utc,model,api_key,usage_type,token_type,cost_usd",
+    "2024-10": "usage_date_utc,model,workspace,api_key,usage_type,token_type,cost_usd",
+    "2025-12": "usage_date_utc,model,workspace,api_key,usage_type,context_window,token_type,cost_usd,cost_type",
+    "2026-03": "usage_date_utc,model,workspace,api_key,usage_type,context_window,token_type,cost_usd,list_price_usd,"
+               "cost_type,inference_geo,speed",
+    "2026-08": "usage_date_utc,model,workspace,api_key,usage_type,context_window,token_type,cost_usd,list_price_usd,"
+               "cost_type,inference_geo,speed,api_key_id,api_key_status",
+}
+
+
+@pytest.mark.parametrize("layout", COST_LAYOUTS)
+def test_console_cost_csv_every_layout_merges_onto_the_usage_row(project, tmp_path, layout):
+    header = COST_LAYOUTS[layout].split(",")
+    values = {"usage_date_utc": "2025-06-12", "model": "Claude Sonnet 4", "workspace": "Default",
+              "api_key": "prod-backend", "usage_type": "message", "context_window": "≤ 200k", "cost_type": "token",
+              "list_price_usd": "", "inference_geo": "", "speed": "", "api_key_id": "apikey_01", "api_key_status": "active"}
+    rows = [",".join({**values, "token_type": t, "cost_usd": c}.get(h, "") for h in header)
+            for t, c in [("input_no_cache", "2.74"), ("output", "1.32")]]
+    cost = write(tmp_path, "claude_api_cost_2025_06.csv", ",".join(header) + "\n" + "\n".join(rows) + "\n")
+    assert detect(InputFile("c", cost)) == "anthropic_console_cost"
+    usage = write(tmp_path, "claude_api_tokens_2025_06.csv",
+                  "usage_date_utc,model_version,api_key,workspace,usage_type,usage_input_tokens_no_cache,usage_output_tokens\n"
+                  "2025-06-12,claude-sonnet-4-20250514,prod-backend,Default,standard,912330,88120\n")
+    run_import(project=project, paths=[usage])
+    summary = run_import(project=project, paths=[cost])
+    assert (summary.merged, summary.added) == (1, 0)
+    row = UsageRecord.objects.get()
+    assert row.cost_nano == nano((912330, 3), (88120, 15))  # $4.058790, what the tokens cost
+    assert row.reported_cost_nano == usd("4.06")  # what the bill says, rounded per row
