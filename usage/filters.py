@@ -35,6 +35,9 @@ DIMENSIONS = {
     "api_key": "API key",
 }
 LEDGERS = {LEDGER_METERED: "Metered", LEDGER_BILLED: "Billed"}
+# In a URL, an empty parameter means "no filter"; this value selects the empty dimension
+# (records sent without a feature, user or key).
+NONE = "(none)"
 
 
 def utc_today() -> date:
@@ -90,7 +93,7 @@ class Filters:
         else:
             name = name if name in RANGES else DEFAULT_RANGE
             start, end = range_bounds(name, today)
-        dims = {d: get[d] for d in DIMENSIONS if get.get(d, "") != ""}
+        dims = {d: "" if get[d] == NONE else get[d] for d in DIMENSIONS if get.get(d, "") != ""}
         ledger = get.get("ledger", "")
         given = ledger in LEDGERS
         if not given:
@@ -128,7 +131,7 @@ class Filters:
             out["range"] = self.range
         if self.ledger_given:
             out["ledger"] = self.ledger
-        out.update(self.dims)
+        out.update({k: v if v != "" else NONE for k, v in self.dims.items()})
         return out
 
     def with_dim(self, name: str, value: str | None) -> Filters:

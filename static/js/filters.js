@@ -13,3 +13,12 @@
     if (form && event.target.matches("[data-range]")) sync(form);
   }, true);
 })();
+
+// Empty form fields mean "no filter": leave them out of the URL so shared links stay short.
+document.addEventListener("htmx:configRequest", function (event) {
+  var data = event.detail.formData;
+  if (!data || event.detail.verb !== "get") return;
+  var empty = [];
+  data.forEach(function (value, key) { if (value === "") empty.push(key); });
+  empty.forEach(function (key) { data.delete(key); });
+});

@@ -1,0 +1,162 @@
+"""The dashboard in a real browser: filters swap partials without a reload, drill-down,
+CSV export, history. The `page` fixture fails the test on any console error or CSP
+violation."""
+
+import csv
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def data(project, transactional_db):
+    from usage.ingest import record_usage
+    from usage.records import Record
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    records = []
+    for i in range(40):
+        day = now - timedelta(days=i % 20, hours=i % 3)
+        records.append(Record(
+            external_id=f"e{i}", timestamp=day,
+            model=["claude-sonnet-4-5", "claude-haiku-4-5", "gpt-4o-mini"][i % 3],
+            feature=["chat", "search", "=cmd()"][i % 3 if i % 5 else 1],
+            end_user=f"user-{i % 4}", api_key="prod" if i % 2 else "dev",
+            input_tokens=1000 + i * 10, output_tokens=200, cache_read_tokens=500 * (i % 2),
+        ))
+    record_usage(project=project, source="api", records=records)
+    return project
+
+
+def read_csv(download) -> list[dict]:
+    with open(download.value.path(), encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def summary(page) -> str:
+    return " ".join(page.locator(".filter-summary").first.inner_text().split())
+
+
+def chart_drawn(page, selector: str = ".chart[data-figure]") -> None:
+    page.wait_for_function(
+        "s => { const d = document.querySelector(s); return d && d.querySelector('.main-svg'); }",
+        arg=selector,
+    )
+
+
+def test_overview_filter_swaps_chart_without_reload(logged_in_page, data):
+    page = logged_in_page
+    page.goto(f"/p/{data.slug}/")
+    chart_drawn(page, "[data-testid=daily-chart]")
+    assert page.locator("[data-testid=period]").inner_text().startswith("Last 30 days")
+    page.evaluate("window.__noReload = 42; document.querySelector('[data-testid=daily-chart]').__old = 1")
+
+    page.select_option("select[name=range]", "7d")
+    page.wait_for_url("**range=7d**")
+    page.wait_for_function("() => document.querySelector('[data-testid=period]').innerText.startsWith('Last 7 days')")
+    chart_drawn(page, "[data-testid=daily-chart]")
+    assert page.evaluate("window.__noReload") == 42
+    assert page.evaluate("document.querySelector('[data-testid=daily-chart]').__old") is None
+    days = page.evaluate("document.querySelector('[data-testid=daily-chart]').data[0].x.length")
+    assert days == 7
+
+    # stack by feature: only the chart card is swapped, the URL keeps both parameters
+    page.click("#daily-card nav.seg >> text=Feature")
+    page.wait_for_url("**stack=feature**")
+    chart_drawn(page, "[data-testid=daily-chart]")
+    names = page.evaluate("document.querySelector('[data-testid=daily-chart]').data.map(t => t.name)")
+    assert set(names) <= {"chat", "search", "=cmd()"} and "search" in names
+    assert "range=7d" in page.url
+    assert page.evaluate("window.__noReload") == 42
+
+    # a filter change keeps the stack choice (it travels with the form)
+    page.select_option("select[name=model]", "claude-haiku-4-5")
+    page.wait_for_url("**model=claude-haiku-4-5**")
+    assert "stack=feature" in page.url
+    assert "Model: claude-haiku-4-5" in summary(page)
+    assert "ledger=" not in page.url and "feature=" not in page.url  # empty fields left out
+
+    # back restores the previous state; reload gives the same page from the URL
+    page.go_back()
+    page.wait_for_url(lambda url: "model=" not in url)
+    chart_drawn(page, "[data-testid=daily-chart]")
+    page.reload()
+    chart_drawn(page, "[data-testid=daily-chart]")
+    assert page.locator("[data-testid=period]").inner_text().startswith("Last 7 days")
+
+
+def test_breakdown_drill_down_to_records_and_export(logged_in_page, data):
+    page = logged_in_page
+    page.goto(f"/p/{data.slug}/breakdown/")
+    chart_drawn(page)
+    page.click("nav.seg.big >> text=Feature")
+    page.wait_for_url("**by=feature**")
+    table = page.locator("[data-testid=breakdown-table]")
+    assert "search" in table.inner_text()
+
+    # sort by requests: only the table card is swapped
+    page.evaluate("window.__noReload = 7")
+    page.click("[data-testid=breakdown-table] th >> text=Requests")
+    page.wait_for_url("**sort=requests**")
+    assert page.evaluate("window.__noReload") == 7
+
+    # click a row: everything is filtered by it
+    page.click("[data-testid=breakdown-table] td.name >> text=search")
+    page.wait_for_url("**feature=search**")
+    assert "Feature: search" in summary(page)
+    assert page.evaluate("window.__noReload") == 7
+
+    # export the table as CSV
+    with page.expect_download() as download:
+        page.click("[data-testid=export-breakdown]")
+    rows = read_csv(download)
+    assert rows and all(r["user"].startswith("user-") for r in rows)
+
+    # drill down to the records behind a row
+    page.click("[data-testid=breakdown-table] a.drill >> nth=0")
+    page.wait_for_url("**/records/**")
+    records = page.locator("[data-testid=records-table] tbody tr")
+    assert records.count() > 0
+    assert all("search" in t for t in records.all_inner_texts())
+
+    with page.expect_download() as download:
+        page.click("[data-testid=export-records]")
+    rows = read_csv(download)
+    assert rows and {r["feature"] for r in rows} == {"search"}
+
+
+def test_formula_feature_is_escaped_in_csv(logged_in_page, data):
+    page = logged_in_page
+    page.goto(f"/p/{data.slug}/breakdown/?by=feature")
+    with page.expect_download() as download:
+        page.click("[data-testid=export-breakdown]")
+    features = [r["feature"] for r in read_csv(download)]
+    assert "'=cmd()" in features and "=cmd()" not in features
+
+
+def test_tokens_and_records_pages_render(logged_in_page, data):
+    page = logged_in_page
+    page.goto(f"/p/{data.slug}/tokens/")
+    chart_drawn(page, "[data-testid=tokens-chart]")
+    assert page.locator("[data-testid=hit-rate]").inner_text().endswith("%")
+    page.click("nav.tabs >> text=Records")
+    page.wait_for_url("**/records/**")
+    assert page.locator("[data-testid=records-table] tbody tr").count() == 40
+
+
+def test_phone_width_has_no_horizontal_page_scroll(browser, live_server, user, data):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto("/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "pw-alice-123")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    for path in ["", "breakdown/", "tokens/", "records/"]:
+        page.goto(f"/p/{data.slug}/{path}")
+        page.wait_for_load_state("networkidle")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
+    context.close()
