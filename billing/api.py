@@ -117,7 +117,7 @@ def _apply(payload: BudgetIn, base: dict) -> dict:
 
 def _save(form: BudgetForm) -> Budget:
     if not form.is_valid():
-        raise HttpError(422, "; ".join(f"{field}: {' '.join(errors)}"
+        raise HttpError(422, "; ".join(f"{field}: {' '.join(errors).rstrip('.')}"
                                        for field, errors in form.errors.items()))
     return form.save()
 
