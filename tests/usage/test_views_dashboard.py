@@ -240,3 +240,27 @@ def test_pages_need_login(client, data):
 
 def test_unknown_export_table_is_404(logged_in, data):
     assert logged_in.get("/p/acme/export/nope.csv").status_code == 404
+
+
+def test_none_value_filters_records_without_that_dimension(logged_in, project,
+                                                          django_capture_on_commit_callbacks):
+    from tests.usage.dashboard_data import ts
+    from usage.ingest import record_usage
+    from usage.records import Record
+
+    with django_capture_on_commit_callbacks(execute=True):
+        record_usage(project=project, source="api", records=[
+            Record(external_id="a", timestamp=ts("2026-11-20"), model="gpt-4o-mini",
+                   input_tokens=1_000_000),  # $0.15, no feature
+            Record(external_id="b", timestamp=ts("2026-11-20"), model="gpt-4o-mini",
+                   feature="chat", input_tokens=2_000_000),  # $0.30
+        ])
+    r = logged_in.get("/p/acme/breakdown/?by=feature")
+    none_row = [row for row in r.context["rows"] if row["feature"] == ""][0]
+    assert none_row["filter_query"] == "?feature=%28none%29&by=user"
+    assert ">(none)<" in r.content.decode()
+    r = logged_in.get("/p/acme/?feature=%28none%29")
+    assert by_testid(r, "period-total") == "$0.15"
+    assert "Feature: (none)" in text(r)
+    r = logged_in.get("/p/acme/records/?feature=%28none%29")
+    assert [rec.external_id for rec in r.context["records"]] == ["a"]
