@@ -76,7 +76,8 @@ def test_seed_demo_builds_a_realistic_project(capsys):
 
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 64 + "-production-secret-key-for-check",
+    base = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}  # set by browser tests
+    env = {**base, "DEBUG": "0", "SECRET_KEY": "x" * 64 + "-production-secret-key-for-check",
            "ALLOWED_HOSTS": "costwatch.example.com", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
