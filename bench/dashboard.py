@@ -77,9 +77,13 @@ def insert_sql(columns: dict[str, str]) -> str:
                    m.name AS model, m.provider, m.r_in, m.r_out, m.r_read, m.r_w5,
                    (CASE WHEN g.batch THEN 0.5 ELSE 1 END) AS mult
             FROM (
+                SELECT i, ts, u, (u * 7 + CASE WHEN fr < 0.6 THEN 0 WHEN fr < 0.9 THEN 1
+                                              ELSE 2 END) %% 12 AS f,
+                       batch, inp, rd, w5, outp, pick
+                FROM (
                 SELECT i,
                        %(start)s::timestamptz + i * %(step)s * interval '1 second' AS ts,
-                       LEAST(11, floor(power(random(), 1.6) * 12))::int AS f,
+                       random() AS fr,
                        floor(power(random(), 3) * {USERS})::int AS u,
                        random() < 0.06 AS batch,
                        200 + floor(random() * 3000)::int AS inp,
@@ -88,6 +92,7 @@ def insert_sql(columns: dict[str, str]) -> str:
                        40 + floor(random() * 900)::int AS outp,
                        random() AS pick
                 FROM generate_series(%(first)s, %(last)s) AS i
+                ) gen
             ) g
             JOIN (VALUES {models}) AS m(idx, name, provider, r_in, r_out, r_read, r_w5)
               ON m.idx = CASE WHEN g.pick < 0.8 THEN (g.f * 3) %% 8 ELSE (g.f * 3 + 1) %% 8 END
@@ -178,22 +183,98 @@ def load(project, n: int) -> None:
 
 
 def roll_up(project) -> None:
+    """Every day's rollups at once: the production rollup SQL (usage.rollups) with the
+    one-day predicate removed, i.e. one GROUP BY over the project. rollup_day itself is timed
+    on a few days afterwards (it is idempotent) to show what the per-day path costs."""
     from django.db import connection
 
+    from usage import rollups
     from usage.models import DailyModelUsage, DailyUsage, UsageRecord
-    from usage.rollups import rollup_day
 
+    one_day = "WHERE project_id = %s AND day = %s AND ledger = %s"
+    detail, coarse = rollups._detail_sql(), rollups._coarse_sql()
+    assert one_day in detail and one_day in coarse, "usage.rollups SQL changed shape"
     t0 = time.monotonic()
-    days = list(UsageRecord.objects.filter(project=project).values_list("day", flat=True)
-                .distinct().order_by("day"))
-    for day in days:
-        rollup_day(project_id=project.pk, day=day, ledger="metered")
     with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute("SET work_mem = '256MB'")
+        for sql in (detail, coarse):
+            cursor.execute(sql.replace(one_day, "WHERE project_id = %s AND ledger = %s"),
+                           [project.pk, "metered"])
+        cursor.execute("RESET work_mem")
         cursor.execute(f"ANALYZE {DailyUsage._meta.db_table}")
         cursor.execute(f"ANALYZE {DailyModelUsage._meta.db_table}")
-    print(f"  {project.slug}: rolled up {len(days)} days in {time.monotonic() - t0:.0f} s "
+    print(f"  {project.slug}: rolled up the year in {time.monotonic() - t0:.0f} s "
           f"({DailyUsage.objects.filter(project=project).count():,} DailyUsage rows, "
           f"{DailyModelUsage.objects.filter(project=project).count():,} DailyModelUsage rows)",
+          flush=True)
+    days = list(UsageRecord.objects.filter(project=project).values_list("day", flat=True)
+                .distinct().order_by("-day")[1:4])
+    t0 = time.monotonic()
+    for day in days:
+        rollups.rollup_day(project_id=project.pk, day=day, ledger="metered")
+    each = (time.monotonic() - t0) / len(days)
+    print(f"  {project.slug}: usage.rollups.rollup_day takes {each:.2f} s per day "
+          f"(≈ {each * DAYS / 60:.0f} min for a whole year day by day)", flush=True)
+
+
+# --- the proposed per-dimension rollup, simulated ------------------------------------------
+# usage.queries reads usage.models.DailyDimensionUsage when the schema has it. Until that
+# migration exists, the bench defines the same model here, creates its table and fills it
+# with the GROUP BY rollup_day would run, to measure the pages with it.
+
+DIMENSION_COLUMNS = ["feature", "end_user", "api_key"]
+
+
+def dimension_model():
+    from django.db import models
+
+    from usage import models as usage_models
+    from usage.queries import METRICS
+
+    existing = getattr(usage_models, "DailyDimensionUsage", None)
+    if existing is not None:
+        return existing, False
+    meta = type("Meta", (), {
+        "app_label": "usage", "db_table": "bench_dailydimensionusage",
+        "indexes": [models.Index(fields=["project", "ledger", "dimension", "day"],
+                                 name="bench_dim_proj_ledger_dim_day")],
+    })
+    attrs = {
+        "__module__": "usage.models", "Meta": meta,
+        "project": models.ForeignKey(usage_models.Project, on_delete=models.CASCADE,
+                                     related_name="+"),
+        "day": models.DateField(), "ledger": models.CharField(max_length=8),
+        "dimension": models.CharField(max_length=16), "value": models.CharField(max_length=200),
+        **{m: models.BigIntegerField(default=0) for m in METRICS},
+    }
+    return type("DailyDimensionUsage", (models.Model,), attrs), True
+
+
+def fill_dimension_rollup(model, project) -> None:
+    from django.db import connection
+
+    from usage.models import DailyUsage
+    from usage.queries import METRICS
+
+    table = model._meta.db_table
+    with connection.schema_editor() as editor:
+        if table not in connection.introspection.table_names():
+            editor.create_model(model)
+    sums = ", ".join(f"SUM({m})" for m in METRICS)
+    selects = " UNION ALL ".join(
+        f"SELECT project_id, day, ledger, '{c}', {c}, {sums} FROM {DailyUsage._meta.db_table} "
+        f"WHERE project_id = %s GROUP BY project_id, day, ledger, {c}"
+        for c in DIMENSION_COLUMNS
+    )
+    t0 = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE project_id = %s", [project.pk])
+        cursor.execute(f"INSERT INTO {table} (project_id, day, ledger, dimension, value, "
+                       f"{', '.join(METRICS)}) {selects}", [project.pk] * len(DIMENSION_COLUMNS))
+        cursor.execute(f"ANALYZE {table}")
+    count = model.objects.filter(project=project).count()
+    print(f"  {project.slug}: DailyDimensionUsage {count:,} rows in {time.monotonic() - t0:.0f} s",
           flush=True)
 
 
@@ -251,6 +332,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--only-dimension-rollup", action="store_true",
+                        help="skip the timings without the proposed per-dimension rollup")
     args = parser.parse_args()
 
     ensure_database()
@@ -263,35 +346,47 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     call_command("collectstatic", verbosity=0, interactive=False)
 
-    results = []
-    for n in [int(s) for s in args.sizes.split(",")]:
+    import usage.models
+
+    model, simulated = dimension_model()
+    for n in [int(x) for x in args.sizes.split(",")]:
         project, user = prepare(n, args.rebuild)
         client = Client()
         client.force_login(user)
-        base = f"/p/{project.slug}/"
-        pages = [
-            ("overview (30 days)", base),
-            ("overview (90 days)", base + "?range=90d"),
-            ("breakdown by model", base + "breakdown/"),
-            ("breakdown by feature", base + "breakdown/?by=feature"),
-            ("breakdown by user", base + "breakdown/?by=user"),
-            ("tokens & caching", base + "tokens/"),
-            ("records (page 1)", base + "records/"),
-        ]
-        print(f"\n{project.slug} ({n:,} records): server-side render, {args.runs} runs each")
-        for name, url in pages:
-            p50, p95, size = timed(client, url, args.runs)
-            results.append((n, name, p50, p95))
-            print(f"  {name:<24} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   {size:,} B", flush=True)
-        swap_url = base + "?range=7d"
-        p50, p95, size = timed(client, swap_url, args.runs, HTTP_HX_REQUEST="true",
-                               HTTP_HX_TARGET="page")
-        body = client.get(swap_url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="page").content
-        print(f"  {'HTMX filter swap':<24} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   "
-              f"{len(body):,} B raw, {len(gzip.compress(body)):,} B gzip")
+        if simulated and hasattr(usage.models, "DailyDimensionUsage"):
+            del usage.models.DailyDimensionUsage
+        if not args.only_dimension_rollup:
+            run_pages(client, project, n, args.runs, "as shipped: DailyModelUsage + DailyUsage")
+        fill_dimension_rollup(model, project)
+        usage.models.DailyDimensionUsage = model
+        run_pages(client, project, n, args.runs,
+                  "with the proposed DailyDimensionUsage" + (" (simulated)" if simulated else ""))
         print("first page load over the wire (overview):")
-        wire_sizes(client, base)
+        wire_sizes(client, f"/p/{project.slug}/")
 
+
+def run_pages(client, project, n: int, runs: int, label: str) -> None:
+    base = f"/p/{project.slug}/"
+    pages = [
+        ("overview (30 days)", base),
+        ("overview (90 days)", base + "?range=90d"),
+        ("breakdown by model", base + "breakdown/"),
+        ("breakdown by feature", base + "breakdown/?by=feature"),
+        ("breakdown by user", base + "breakdown/?by=user"),
+        ("tokens & caching", base + "tokens/"),
+        ("records (page 1)", base + "records/"),
+    ]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n{project.slug} ({n:,} records), {label}: server-side render, {runs} runs each "
+          f"(load average {load} on {os.cpu_count()} CPUs)")
+    for name, url in pages:
+        p50, p95, size = timed(client, url, runs)
+        print(f"  {name:<24} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   {size:,} B", flush=True)
+    swap_url = base + "?range=7d"
+    p50, p95, size = timed(client, swap_url, runs, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="page")
+    body = client.get(swap_url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="page").content
+    print(f"  {'HTMX filter swap':<24} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   "
+          f"{len(body):,} B raw, {len(gzip.compress(body)):,} B gzip", flush=True)
 
 if __name__ == "__main__":
     main()

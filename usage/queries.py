@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import calendar
+import time
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import BigIntegerField, Sum
+from django.db.models import BigIntegerField, F, Sum
 from django.db.models.functions import Cast
 
 from billing.pricing import nano_to_usd
@@ -58,10 +59,34 @@ def default_ledger(project: Project, start: date, end: date) -> str:
     return LEDGER_BILLED if has_billed else LEDGER_METERED
 
 
+# Grouping or filtering by exactly one of these (and at most by day besides) can read the
+# per-dimension rollup (day × ledger × one dimension) when the schema has it.
+SINGLE_DIMENSION = {"feature", "user", "api_key"}
+
+
+def dimension_table():
+    """usage.models.DailyDimensionUsage if this schema has it (see bench/dashboard.py)."""
+    from usage import models
+
+    return getattr(models, "DailyDimensionUsage", None)
+
+
 def rollup_queryset(q: SpendQuery):
     dims = set(q.group_by) | set(q.filters)
-    table = DailyModelUsage if dims <= COARSE else DailyUsage
     ledger = q.ledger or default_ledger(q.project, q.start, q.end)
+    single = dims - {"day"}
+    by_dimension = dimension_table()
+    if by_dimension is not None and len(single) == 1 and single <= SINGLE_DIMENSION:
+        # The detailed rollup grows with users × features × keys per day; this one only
+        # with the values of one dimension per day.
+        column = COLUMN[single.pop()]
+        qs = by_dimension.objects.filter(
+            project=q.project, ledger=ledger, dimension=column, day__gte=q.start, day__lte=q.end
+        ).annotate(**{column: F("value")})
+        for value in q.filters.values():
+            qs = qs.filter(value=value)
+        return qs, ledger
+    table = DailyModelUsage if dims <= COARSE else DailyUsage
     qs = table.objects.filter(project=q.project, ledger=ledger, day__gte=q.start, day__lte=q.end)
     for name, value in q.filters.items():
         column = COLUMN[name]
@@ -217,12 +242,24 @@ def _class_parts(row: dict, book) -> dict[str, Decimal] | None:
     return {name: value * scale for name, value in parts.items()}
 
 
+_BOOK: tuple[float, object] | None = None
+
+
+def price_book():
+    """The price book for display estimates, reloaded at most once a minute per process."""
+    global _BOOK
+    from billing.pricing import PriceBook
+
+    now = time.monotonic()
+    if _BOOK is None or now - _BOOK[0] > 60:
+        _BOOK = (now, PriceBook.load())
+    return _BOOK[1]
+
+
 def class_costs(rows: list[dict]) -> dict[str, int]:
     """Estimated cost per token class and the cache-write premium (nano-USD) of (day, model)
     rows; see _class_parts."""
-    from billing.pricing import PriceBook
-
-    book = PriceBook.load()
+    book = price_book()
     out = dict.fromkeys([*TOKEN_CLASSES, "write_premium"], Decimal(0))
     for row in rows:
         parts = _class_parts(row, book)
@@ -289,11 +326,13 @@ def range_summary(days: list[dict]) -> dict:
     return {"avg_nano": total // len(days), "min": cheapest, "max": dearest}
 
 
-def ranked(q: SpendQuery, *, limit: int | None = None) -> list[dict]:
-    """Rows grouped by q.group_by, most expensive first (ties by name)."""
+def ranked(q: SpendQuery, *, limit: int | None = None, cost_only: bool = False) -> list[dict]:
+    """Rows grouped by q.group_by, most expensive first (ties by name). `cost_only` sums
+    just cost and requests (the top-N lists), which is cheaper over many groups."""
     qs, _ = rollup_queryset(q)
     columns = [COLUMN[g] for g in q.group_by]
-    qs = qs.values(*columns).annotate(**_sums()).order_by("-cost_nano", *columns)
+    sums = _sums(["cost_nano", "requests"] if cost_only else METRICS)
+    qs = qs.values(*columns).annotate(**sums).order_by("-cost_nano", *columns)
     if limit:
         qs = qs[:limit]
     out = []

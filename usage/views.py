@@ -105,7 +105,8 @@ def _stack_rows(project: Project, f: Filters, key: str, days: list[dict], base_r
     """(day, key, cost) rows for a stacked chart: the top series plus "other"."""
     if key in COARSE:
         return base_rows
-    leaders = [r[key] for r in ranked(f.spend_query(project, group_by=[key]), limit=top)]
+    leaders = [r[key] for r in ranked(f.spend_query(project, group_by=[key]), limit=top,
+                                      cost_only=True)]
     rows = daily_cost(f.spend_query(project), key=key, values=leaders) if leaders else []
     shown: dict = {}
     for row in rows:
@@ -171,9 +172,8 @@ def overview(request, slug: str):
         budget_used = used / budget_nano if budget_nano else None
 
     top = {
-        "model": ranked(f.spend_query(project, group_by=["model"]), limit=5),
-        "feature": ranked(f.spend_query(project, group_by=["feature"]), limit=5),
-        "user": ranked(f.spend_query(project, group_by=["user"]), limit=5),
+        key: ranked(f.spend_query(project, group_by=[key]), limit=5, cost_only=True)
+        for key in ("model", "feature", "user")
     }
     page_params = {"stack": stack if stack != "model" else None}
     for key, rows in top.items():
@@ -190,6 +190,7 @@ def overview(request, slug: str):
         "month": month,
         "classes": classes,
         "output_share": classes["output_tokens"] / total["cost_nano"] if total["cost_nano"] else None,
+        "token_rows": token_rows(total, classes),
         "net_cache_savings": total["cache_savings_nano"],
         "gross_cache_savings": total["cache_savings_nano"] + classes["write_premium"],
         "write_premium": classes["write_premium"],
@@ -210,6 +211,14 @@ def overview(request, slug: str):
         ),
     }
     return _render(request, "usage/overview.html", context, partials=("daily_card",))
+
+
+def token_rows(total: dict, classes: dict) -> list[dict]:
+    return [
+        {"name": name, "tokens": total[column], "cost_nano": classes[column],
+         "share": classes[column] / total["cost_nano"] if total["cost_nano"] else None}
+        for column, name in charts.CLASS_NAMES.items()
+    ]
 
 
 def _next_dimension(f: Filters, current: str) -> str:
@@ -313,11 +322,7 @@ def tokens(request, slug: str):
         **_options(project, f),
         "total": total,
         "classes": classes,
-        "token_rows": [
-            {"name": name, "tokens": total[column], "cost_nano": classes[column],
-             "share": classes[column] / total["cost_nano"] if total["cost_nano"] else None}
-            for column, name in charts.CLASS_NAMES.items()
-        ],
+        "token_rows": token_rows(total, classes),
         "features": features[:TABLE_ROWS],
         "gross_cache_savings": total["cache_savings_nano"] + classes["write_premium"],
         "fig_tokens": charts.tokens_by_class(days),

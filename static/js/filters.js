@@ -22,3 +22,12 @@ document.addEventListener("htmx:configRequest", function (event) {
   data.forEach(function (value, key) { if (value === "") empty.push(key); });
   empty.forEach(function (key) { data.delete(key); });
 });
+
+// A click anywhere on a table row follows the row's main link (its first cell).
+document.addEventListener("click", function (event) {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey) return;
+  if (event.target.closest("a, button, input, select")) return;
+  var row = event.target.closest && event.target.closest("tr.clickable");
+  var link = row && row.querySelector("td.name a");
+  if (link) link.click();
+});
