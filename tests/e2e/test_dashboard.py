@@ -160,3 +160,29 @@ def test_phone_width_has_no_horizontal_page_scroll(browser, live_server, user, d
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, (path, width)
     context.close()
+
+
+def test_clicking_a_bar_opens_the_records_behind_it(logged_in_page, data):
+    page = logged_in_page
+    page.goto(f"/p/{data.slug}/?stack=feature")
+    chart_drawn(page, "[data-testid=daily-chart]")
+    day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    # what Plotly emits for a click on the "search" segment of that day's bar
+    page.evaluate(
+        "d => document.querySelector('[data-testid=daily-chart]')"
+        ".emit('plotly_click', {points: [{x: d, data: {name: 'search'}}]})",
+        day,
+    )
+    page.wait_for_url("**/records/**")
+    assert f"day={day}" in page.url and "feature=search" in page.url
+    rows = page.locator("[data-testid=records-table] tbody tr").all_inner_texts()
+    assert rows and all("search" in r for r in rows)
+    assert "Day:" in page.locator("[data-testid=day-chip]").inner_text()
+
+
+def test_clicking_anywhere_on_a_row_filters_by_it(logged_in_page, data):
+    page = logged_in_page
+    page.goto(f"/p/{data.slug}/breakdown/?by=user")
+    page.locator("[data-testid=breakdown-table] tbody tr", has_text="user-1").locator("td.num").nth(2).click()
+    page.wait_for_url("**user=user-1**")
+    assert "End user: user-1" in summary(page)

@@ -21,6 +21,8 @@ def usd(nano) -> str:
     amount = abs(amount)
     if amount == 0 or amount >= Decimal("0.01"):
         return f"{sign}${amount:,.2f}"
+    if amount < Decimal("0.000001"):
+        return f"{sign}<$0.000001"
     text = f"{amount:.6f}".rstrip("0")
     decimals = len(text.split(".")[1])
     if decimals < 4:
