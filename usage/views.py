@@ -100,19 +100,18 @@ def _base_context(request, project: Project, f: Filters, page_params: dict,
     }
 
 
-def _stack_rows(project: Project, f: Filters, key: str, days: list[dict], base_rows: list[dict],
-                top: int = 8) -> list[dict]:
+def _stack_rows(project: Project, f: Filters, key: str, days: list[dict],
+                leaders: list | None = None, top: int = 8) -> list[dict]:
     """(day, key, cost) rows for a stacked chart: the top series plus "other"."""
-    if key in COARSE:
-        return base_rows
-    leaders = [r[key] for r in ranked(f.spend_query(project, group_by=[key]), limit=top,
-                                      cost_only=True)]
+    if leaders is None:
+        leaders = [r[key] for r in ranked(f.spend_query(project, group_by=[key]), limit=top,
+                                          cost_only=True)]
     rows = daily_cost(f.spend_query(project), key=key, values=leaders) if leaders else []
-    shown: dict = {}
+    stacked: dict = {}
     for row in rows:
-        shown[row["day"]] = shown.get(row["day"], 0) + row["cost_nano"]
+        stacked[row["day"]] = stacked.get(row["day"], 0) + row["cost_nano"]
     for day in days:
-        rest = day["cost_nano"] - shown.get(day["day"], 0)
+        rest = day["cost_nano"] - stacked.get(day["day"], 0)
         if rest > 0:
             rows.append({"day": day["day"], key: "other", "cost_nano": rest})
     return rows
@@ -202,7 +201,8 @@ def overview(request, slug: str):
         "stack_links": {k: f.query(stack=k if k != "model" else None) for k in DIMENSIONS},
         "drill_base": reverse("records", args=[project.slug]) + f.query(),
         "fig_daily": charts.stacked_daily(
-            _stack_rows(project, f, stack, days, range_rows), key=stack, start=f.start, end=f.end
+            range_rows if stack in COARSE else _stack_rows(project, f, stack, days),
+            key=stack, start=f.start, end=f.end
         ),
         "fig_month": charts.cumulative_vs_budget(
             [{"day": d, "cost_nano": v} for d, v in sorted(daily_nano.items())],
@@ -253,21 +253,15 @@ def breakdown(request, slug: str):
     rows = breakdown_rows(project, f, by, sort, desc)
     total = derived(total_of(rows))
     days = by_day(grouped(f.spend_query(project, group_by=["day"])), f.start, f.end)
-    leaders = sorted(rows, key=lambda r: -r["cost_nano"])[:8]
-    chart_rows = daily_cost(f.spend_query(project), key=by, values=[r[by] for r in leaders])
-    shown: dict = {}
-    for row in chart_rows:
-        shown[row["day"]] = shown.get(row["day"], 0) + row["cost_nano"]
-    for day in days:
-        if day["cost_nano"] - shown.get(day["day"], 0) > 0:
-            chart_rows.append({"day": day["day"], by: "other",
-                               "cost_nano": day["cost_nano"] - shown.get(day["day"], 0)})
+    leaders = [r[by] for r in sorted(rows, key=lambda r: -r["cost_nano"])[:8]]
+    chart_rows = _stack_rows(project, f, by, days, leaders=leaders)
 
     page_params = {"by": by if by != "model" else None,
                    "sort": sort if sort != "spend" else None,
                    "dir": None if desc == (sort != "name") else ("desc" if desc else "asc")}
+    shown = rows if show_all else rows[:TABLE_ROWS]
     next_by = _next_dimension(f.with_dim(by, "x"), by)
-    for row in rows:
+    for row in shown:
         value = "" if row[by] is None else str(row[by])
         row["filter_query"] = f.with_dim(by, value).query(by=next_by if next_by != "model" else None)
         row["records_query"] = f.with_dim(by, value).query()
@@ -295,7 +289,7 @@ def breakdown(request, slug: str):
                     ("cache_read", "Cache read", True), ("cache_write", "Cache write", True),
                     ("output", "Output", True), ("avg", "Avg / request", True),
                     ("hit", "Hit rate", True)],
-        "rows": rows if show_all else rows[:TABLE_ROWS],
+        "rows": shown,
         "row_count": len(rows),
         "more_query": f.query(**page_params, all="1") if len(rows) > TABLE_ROWS and not show_all else None,
         "total": total,
