@@ -67,7 +67,8 @@ def stacked_daily(rows: list[dict], *, key: str, start: date, end: date, top: in
     totals: dict[str, int] = defaultdict(int)
     for row in rows:
         totals[label(row[key])] += row["cost_nano"]
-    ranked = sorted(totals, key=lambda k: -totals[k])
+    # "other" (given by the caller or folded here) always comes last, in grey
+    ranked = sorted((k for k in totals if k != "other"), key=lambda k: -totals[k])
     keep = set(ranked[:top])
     series: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:

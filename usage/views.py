@@ -293,7 +293,7 @@ def breakdown(request, slug: str):
         "row_count": len(rows),
         "more_query": f.query(**page_params, all="1") if len(rows) > TABLE_ROWS and not show_all else None,
         "total": total,
-        "fig_daily": charts.stacked_daily(chart_rows, key=by, start=f.start, end=f.end, top=9),
+        "fig_daily": charts.stacked_daily(chart_rows, key=by, start=f.start, end=f.end),
         "fig_ranked": charts.ranked_bars(sorted(rows, key=lambda r: -r["cost_nano"]), key=by),
     }
     return _render(request, "usage/breakdown.html", context, partials=("table_card",))

@@ -32,3 +32,12 @@ def test_ranked_bars_put_the_largest_on_top():
     fig = ranked_bars(rows, key="feature")
     assert fig["data"][0]["y"] == ["(none)", "a"]  # plotly draws the last category on top
     assert fig["data"][0]["x"] == [1.0, 3.0]
+
+
+def test_stacked_daily_merges_a_given_other_series_once():
+    rows = [{"day": date(2026, 1, 1), "user": "a", "cost_nano": NANO},
+            {"day": date(2026, 1, 1), "user": "b", "cost_nano": NANO},
+            {"day": date(2026, 1, 1), "user": "other", "cost_nano": 5 * NANO}]
+    fig = stacked_daily(rows, key="user", start=date(2026, 1, 1), end=date(2026, 1, 1), top=1)
+    assert [t["name"] for t in fig["data"]] == ["a", "other"]
+    assert fig["data"][1]["y"] == [6.0]
