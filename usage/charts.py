@@ -54,6 +54,11 @@ def _dollars(nano: int) -> float:
     return float(usd(nano))
 
 
+def _text(value: str) -> str:
+    # Plotly renders a subset of HTML (links included) in names and labels: escape it.
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def label(value) -> str:
     if value is True:
         return "batch"
@@ -80,13 +85,15 @@ def stacked_daily(rows: list[dict], *, key: str, start: date, end: date, top: in
     for i, name in enumerate([*ranked[:top], "other"]):
         if name not in series:
             continue
+        safe = _text(name)
         data.append({
             "type": "bar",
-            "name": name,
+            "name": safe,
+            "meta": name,  # the raw value, for drill-down links
             "x": x,
             "y": [_dollars(series[name].get(d, 0)) for d in days],
             "marker": {"color": OTHER_COLOR if name == "other" else PALETTE[i % len(PALETTE)]},
-            "hovertemplate": "%{y:$,.2f}<extra>" + name.replace("<", "&lt;") + "</extra>",
+            "hovertemplate": "%{y:$,.2f}<extra>" + safe + "</extra>",
         })
     return {"data": data, "layout": layout()}
 
@@ -179,7 +186,7 @@ def ranked_bars(rows: list[dict], *, key: str, value: str = "cost_nano", top: in
     """Horizontal bars of the top rows, largest on top."""
     ranked = [r for r in rows if r.get(value) is not None][:top]
     ranked.reverse()
-    names = [label(r[key]) for r in ranked]
+    names = [_text(label(r[key])) for r in ranked]
     if percent:
         values = [r[value] for r in ranked]
         axis = {"tickprefix": "", "tickformat": ".0%", "rangemode": "tozero"}

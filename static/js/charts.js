@@ -16,7 +16,7 @@
     var day = String(point.x).slice(0, 10);
     if (/^\d{4}-\d{2}-\d{2}$/.test(day)) url.searchParams.set("day", day);
     var param = div.dataset.drillParam;
-    var name = point.data && point.data.name;
+    var name = point.data && (point.data.meta !== undefined ? point.data.meta : point.data.name);
     if (param && name && name !== "other") {
       url.searchParams.set(param, name === "(none)" ? "" : name);
     }

@@ -41,3 +41,13 @@ def test_stacked_daily_merges_a_given_other_series_once():
     fig = stacked_daily(rows, key="user", start=date(2026, 1, 1), end=date(2026, 1, 1), top=1)
     assert [t["name"] for t in fig["data"]] == ["a", "other"]
     assert fig["data"][1]["y"] == [6.0]
+
+
+def test_names_are_escaped_for_plotly_but_kept_raw_for_drill_down():
+    rows = [{"day": date(2026, 1, 1), "feature": '<a href="https://evil">x</a>', "cost_nano": NANO}]
+    trace = stacked_daily(rows, key="feature", start=date(2026, 1, 1), end=date(2026, 1, 1))["data"][0]
+    assert trace["name"] == '&lt;a href="https://evil"&gt;x&lt;/a&gt;'
+    assert trace["meta"] == '<a href="https://evil">x</a>'
+    assert "<a" not in trace["hovertemplate"]
+    bars = ranked_bars([{**rows[0]}], key="feature")["data"][0]
+    assert bars["y"] == ['&lt;a href="https://evil"&gt;x&lt;/a&gt;']
