@@ -85,8 +85,8 @@ def input_files(paths: Iterable[str | Path]) -> list[InputFile]:
 def _check_size(file: InputFile, limit: int, what: str = "") -> None:
     if file.size > limit:
         raise ImportFormatError(
-            file.name, f"{what + ' ' if what else ''}{file.size / 1e6:.1f} MB is larger than the import "
-            f"limit of {limit / 1e6:.0f} MB (setting IMPORT_MAX_FILE_BYTES)"
+            file.name, f"{what + ' ' if what else ''}{file.size / 2**20:.1f} MB is larger than the import "
+            f"limit of {limit / 2**20:.0f} MB (setting IMPORT_MAX_FILE_BYTES)"
         )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date
 from itertools import islice
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.pricing import PriceBook, Tokens, cost
@@ -197,6 +197,11 @@ class _MergeState:
     # Whether this (project, source) holds any cost-only rows: only then must token rows
     # look for cost rows they cover (keeps big token-only imports to one query per chunk).
     has_cost_rows: bool | None = None
+    # No rows of this (project, source) before the import: chunks are inserted without
+    # looking keys up (on a big, not yet analyzed table PostgreSQL plans that lookup as a
+    # scan of the project's rows, which made a 1M-row import quadratic). A key repeated
+    # across chunks raises on insert; that chunk is then redone with the lookup.
+    fresh: bool | None = None
 
     def cost_rows(self):
         return UsageRecord.objects.filter(project=self.project, source=self.source, metadata__cost_only=True)
@@ -230,17 +235,29 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
         rows[record.external_id] = build_row(
             project=project, source=source, record=record, book=book, import_job=import_job
         )
+    if state.has_cost_rows is None:
+        state.has_cost_rows = state.cost_rows().exists()
+    if state.fresh is None:
+        state.fresh = not UsageRecord.objects.filter(project=project, source=source).exists()
+
+    for ext, row in rows.items():
+        if row.metadata.get("cost_only") and _token_rows_under(state, ext, rows):
+            _cover(row)
+
+    if state.fresh and not state.has_cost_rows:
+        try:
+            with transaction.atomic():  # a savepoint
+                _insert(list(rows.values()))
+        except IntegrityError:
+            pass  # a key seen in an earlier chunk: redo this chunk with the lookup below
+        else:
+            _count_inserts(list(rows.values()), state, counts)
+            return
     existing = {
         r["external_id"]: r
         for r in UsageRecord.objects.filter(project=project, source=source, external_id__in=list(rows))
         .values("pk", "external_id", "day", "ledger", "metadata", *_FINGERPRINT)
     }
-    if state.has_cost_rows is None:
-        state.has_cost_rows = state.cost_rows().exists()
-
-    for ext, row in rows.items():
-        if row.metadata.get("cost_only") and _token_rows_under(state, ext, rows):
-            _cover(row)
 
     delete_pks: list[int] = []
     inserts: list[UsageRecord] = []
@@ -272,6 +289,11 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
     if state.has_cost_rows:
         _cover_cost_rows(state, [r for r in inserts if not r.metadata.get("cost_only")], counts)
     _insert(inserts)
+    _count_inserts(inserts, state, counts)
+    counts.accepted -= len(delete_pks)
+
+
+def _count_inserts(inserts: list[UsageRecord], state: _MergeState, counts: Counts) -> None:
     for row in inserts:
         if row.metadata.get("cost_only"):
             state.has_cost_rows = True
@@ -280,7 +302,7 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
             counts.unpriced += 1
         else:
             counts.cost_nano += row.cost_nano
-    counts.accepted += len(inserts) - len(delete_pks)
+    counts.accepted += len(inserts)
 
 
 def _insert(rows: list[UsageRecord]) -> None:
@@ -294,7 +316,7 @@ def _insert(rows: list[UsageRecord]) -> None:
     json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"COPY {UsageRecord._meta.db_table} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for row in rows:
             row.created_at = now
             copy.write_row([

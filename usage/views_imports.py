@@ -35,7 +35,7 @@ def _context(project, job=None, error="", oob=False):
         "oob": oob,  # an htmx answer also refreshes the history table when the job has ended
         "formats": [(f.name, f.description) for f in REGISTRY.values()],
         "history": history,
-        "max_mb": settings.IMPORT_MAX_FILE_BYTES // 1_000_000,
+        "max_mb": settings.IMPORT_MAX_FILE_BYTES // 2**20,
     }
 
 
@@ -91,8 +91,8 @@ def _start(request, project) -> tuple[ImportJob | None, str]:
         return None, "Choose a file to import."
     limit = settings.IMPORT_MAX_FILE_BYTES
     if upload.size > limit:
-        return None, (f"{upload.name}: {upload.size / 1e6:.1f} MB is larger than the import limit of "
-                      f"{limit / 1e6:.0f} MB.")
+        return None, (f"{upload.name}: {upload.size / 2**20:.1f} MB is larger than the import limit of "
+                      f"{limit / 2**20:.0f} MB.")
     fmt = request.POST.get("format") or "auto"
     if fmt != "auto" and fmt not in REGISTRY:
         return None, f"Unknown format {fmt!r}."

@@ -575,3 +575,13 @@ def test_console_cost_csv_every_layout_merges_onto_the_usage_row(project, tmp_pa
     row = UsageRecord.objects.get()
     assert row.cost_nano == nano((912330, 3), (88120, 15))  # $4.058790, what the tokens cost
     assert row.reported_cost_nano == usd("4.06")  # what the bill says, rounded per row
+
+
+def test_a_key_repeated_in_a_later_chunk_of_one_file_replaces_the_earlier_row(project, tmp_path):
+    """A fresh import inserts chunks without looking keys up; a repeat must still replace."""
+    lines = ["id,date,model,input_tokens"] + [f"r{i},2026-03-09,claude-haiku-4-5,{i + 1}" for i in range(2500)]
+    lines.append("r7,2026-03-09,claude-haiku-4-5,1000000")
+    summary = run_import(project=project, paths=[write(tmp_path, "g.csv", "\n".join(lines) + "\n")])
+    assert (summary.added, summary.replaced) == (2500, 1)
+    assert UsageRecord.objects.get(external_id="r7").input_tokens == 1_000_000
+    assert total(project, "input_tokens") == sum(range(1, 2501)) - 8 + 1_000_000
