@@ -9,7 +9,8 @@ measures the first page load (HTML + CSS + JS, gzip as whitenoise serves it afte
 collectstatic) and an HTMX filter swap. Runs with DEBUG=0 (cached templates, manifest static
 files), like a deployment.
 
-    .venv/bin/python bench/dashboard.py [--sizes 1000000,10000000] [--runs 50] [--rebuild]
+    .venv/bin/python bench/dashboard.py [--sizes 1000000,10000000] [--runs 50]
+        [--shipped-runs 10] [--rebuild]
 """
 
 from __future__ import annotations
@@ -332,8 +333,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--rebuild", action="store_true")
-    parser.add_argument("--only-dimension-rollup", action="store_true",
-                        help="skip the timings without the proposed per-dimension rollup")
+    parser.add_argument("--shipped-runs", type=int, default=10,
+                        help="runs without the proposed per-dimension rollup (0: skip)")
     args = parser.parse_args()
 
     ensure_database()
@@ -355,8 +356,9 @@ def main() -> None:
         client.force_login(user)
         if simulated and hasattr(usage.models, "DailyDimensionUsage"):
             del usage.models.DailyDimensionUsage
-        if not args.only_dimension_rollup:
-            run_pages(client, project, n, args.runs, "as shipped: DailyModelUsage + DailyUsage")
+        if args.shipped_runs:
+            run_pages(client, project, n, args.shipped_runs,
+                      "as shipped: DailyModelUsage + DailyUsage")
         fill_dimension_rollup(model, project)
         usage.models.DailyDimensionUsage = model
         run_pages(client, project, n, args.runs,
