@@ -31,7 +31,14 @@
       var source = document.getElementById(div.dataset.figure);
       if (!source) return;
       var fig = JSON.parse(source.textContent);
-      window.Plotly.react(div, fig.data, themed(fig.layout), {
+      var layout = themed(fig.layout);
+      var legendItems = fig.data.filter(function (t) { return t.name && t.showlegend !== false; }).length;
+      if (div.clientWidth < 560 && layout.showlegend !== false && legendItems > 2) {
+        // On a phone the legend wraps into rows under the plot: make room instead of squeezing it.
+        layout.height = (layout.height || 320) + 22 * Math.ceil(legendItems / 2);
+        layout.legend = Object.assign({}, layout.legend, { y: -0.12, yanchor: "top", font: { size: 11 } });
+      }
+      window.Plotly.react(div, fig.data, layout, {
         responsive: true, displaylogo: false, displayModeBar: false,
       });
       if (div.dataset.drill && !div.dataset.drillBound) {
