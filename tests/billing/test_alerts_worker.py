@@ -175,3 +175,48 @@ def test_a_rollup_on_the_worker_checks_budgets_and_alerts(project, celery_worker
             Record(external_id="r1", timestamp=now, model="claude-sonnet-4-5", input_tokens=150_000)])
         settle(inbox, 1)
     assert "has reached 100 %" in inbox.subjects()[0] and "$0.45 of $0.30" in inbox.subjects()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliveries_of_one_alert_send_it_once(project, settings):
+    """deliver() locks the event row: five deliveries racing on PostgreSQL while the SMTP
+    server is slow send one e-mail; the others wait, then see sent_at."""
+    import asyncio
+
+    from billing import alerts
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    with smtp_server() as (inbox, port):
+        original = inbox.handle_DATA
+
+        async def slow(server, session, envelope):
+            await asyncio.sleep(1)
+            return await original(server, session, envelope)
+
+        inbox.handle_DATA = slow
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+        budget = make_budget(project)
+        event = AlertEvent.objects.create(budget=budget, period_start=date(2026, 11, 1), threshold=50,
+                                          recipients="ops@example.com", spend_nano=50 * 10**9,
+                                          amount_nano=100 * 10**9)
+        barrier = threading.Barrier(5)
+        sent = []
+
+        def deliver():
+            try:
+                barrier.wait()
+                sent.append(alerts.deliver(event.pk))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=deliver) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(sent) == [False, False, False, False, True]
+    assert len(inbox.messages) == 1
+    event.refresh_from_db()
+    assert event.sent_at is not None and event.attempts == 1
