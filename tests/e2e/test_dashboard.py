@@ -61,6 +61,9 @@ def test_overview_filter_swaps_chart_without_reload(logged_in_page, data):
     assert page.evaluate("document.querySelector('[data-testid=daily-chart]').__old") is None
     days = page.evaluate("document.querySelector('[data-testid=daily-chart]').data[0].x.length")
     assert days == 7
+    # the other pages' nav links carry the new filters
+    href = page.get_attribute("nav.tabs a[data-filters]:has-text('Breakdown')", "href")
+    assert href.endswith("/breakdown/?range=7d")
 
     # stack by feature: only the chart card is swapped, the URL keeps both parameters
     page.click("#daily-card nav.seg >> text=Feature")
