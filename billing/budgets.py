@@ -25,6 +25,7 @@ from django.db.models import Sum
 
 from billing.models import AlertEvent, Budget
 from billing.pricing import usd_to_nano
+from usage.models import DailyModelUsage, DailyUsage, Project
 from usage.queries import SpendQuery, rollup_queryset
 
 # Budget.scope -> the filter name usage.queries understands.
@@ -169,3 +170,22 @@ def status(budget: Budget, *, now: datetime) -> Status:
 def fired_thresholds(budget: Budget, *, period_start: date) -> set[int]:
     return set(AlertEvent.objects.filter(budget=budget, period_start=period_start)
                .values_list("threshold", flat=True))
+
+
+SUGGEST_DAYS = 31
+SUGGEST_LIMIT = 100
+
+
+def scope_suggestions(project: Project, *, today: date) -> list[tuple[str, str]]:
+    """(value, scope label) pairs seen in the last month, to pick a scope value from."""
+    since = today - timedelta(days=SUGGEST_DAYS)
+    out: list[tuple[str, str]] = []
+    coarse = DailyModelUsage.objects.filter(project=project, day__gte=since)
+    detail = DailyUsage.objects.filter(project=project, day__gte=since)
+    for label, qs, column in [("model", coarse, "model"), ("provider", coarse, "provider"),
+                              ("feature", detail, "feature"), ("end user", detail, "end_user"),
+                              ("API key", detail, "api_key")]:
+        values = (qs.exclude(**{column: ""}).values_list(column, flat=True)
+                  .distinct().order_by(column)[:SUGGEST_LIMIT])
+        out += [(v, label) for v in values]
+    return out

@@ -58,6 +58,8 @@ class BudgetForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["thresholds"] = thresholds_text(self.instance.thresholds)
+        # the page offers the values seen lately in a <datalist> next to the field
+        self.fields["scope_value"].widget.attrs["list"] = f"{self['scope_value'].auto_id}-values"
 
     def clean_thresholds(self) -> list[int]:
         raw = self.cleaned_data.get("thresholds") or ""

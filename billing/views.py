@@ -30,6 +30,7 @@ def _row(budget: Budget, now) -> dict:
         "forecast_fired": AlertEvent.FORECAST in fired,
         "spend": alerts.money(st.spend_nano), "amount": alerts.money(st.amount_nano),
         "projected": alerts.money(st.projected_nano), "scope": alerts.scope_label(budget),
+        "no_spend_in_scope": budget.scope != "project" and st.spend_nano == 0 and st.rate_nano == 0,
         "url": alerts.dashboard_url(budget, start=st.period_start, end=st.period_end,
                                     absolute=False),
     }
@@ -64,8 +65,13 @@ def _context(request, project: Project, **extra) -> dict:
         "rows": [_row(b, now) for b in project.budgets.all()],
         "history": _history(project),
         "digest_form": DigestForm(instance=project),
+        "suggestions": budgets.scope_suggestions(project, today=budgets.utc_today(now)),
         **extra,
     }
+
+
+def _suggestions(project: Project) -> list[tuple[str, str]]:
+    return budgets.scope_suggestions(project, today=budgets.utc_today(timezone.now()))
 
 
 def _new_form(project: Project) -> BudgetForm:
@@ -92,7 +98,8 @@ def budget_list(request, slug: str):
         form = BudgetForm(request.POST, instance=Budget(project=project))
         if not form.is_valid():
             if request.htmx:
-                return render(request, f"{PAGE}#budget-form", {"project": project, "form": form})
+                return render(request, f"{PAGE}#budget-form",
+                              {"project": project, "form": form, "suggestions": _suggestions(project)})
             return render(request, PAGE, _context(request, project, form=form), status=422)
         budget = form.save()
         if not request.htmx:
@@ -116,7 +123,8 @@ def budget_new(request, slug: str):
     project = project_for_user(request, slug)
     if not request.htmx:
         return redirect(f"{request.path.rsplit('new/', 1)[0]}?new=1")
-    return render(request, f"{PAGE}#budget-form", {"project": project, "form": _new_form(project)})
+    return render(request, f"{PAGE}#budget-form", {"project": project, "form": _new_form(project),
+                                                  "suggestions": _suggestions(project)})
 
 
 def budget_card(request, slug: str, pk: int):
@@ -134,13 +142,15 @@ def budget_card(request, slug: str, pk: int):
         if not request.htmx:
             return render(request, PAGE, _context(request, project, editing=budget.pk, edit_form=form),
                           status=422)
-        return render(request, f"{PAGE}#edit-form", {"project": project, "budget": budget, "edit_form": form})
+        return render(request, f"{PAGE}#edit-form", {"project": project, "budget": budget, "edit_form": form,
+                                                     "suggestions": _suggestions(project)})
     if not request.htmx:
         suffix = f"?edit={pk}" if request.GET.get("edit") else ""
         return redirect(f"/p/{slug}/budgets/{suffix}")
     if request.GET.get("edit"):
         return render(request, f"{PAGE}#edit-form",
-                      {"project": project, "budget": budget, "edit_form": _edit_form(budget)})
+                      {"project": project, "budget": budget, "edit_form": _edit_form(budget),
+                       "suggestions": _suggestions(project)})
     return render(request, f"{PAGE}#card", {"project": project, "row": _row(budget, timezone.now())})
 
 

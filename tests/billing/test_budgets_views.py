@@ -141,3 +141,19 @@ def test_history_says_what_fired_to_whom_and_whether_it_was_delivered(logged_in,
     assert "delivered" in html and "failing after 3 attempts" in html
     assert "ConnectionRefusedError" in html
     assert "projected to exceed, runs out Nov 24" in html and "no recipients" in html
+
+
+def test_scope_values_seen_lately_are_suggested(logged_in, project):
+    add_spend(project, timezone.now().date(), "1", feature="chat", end_user="u-7")
+    form = logged_in.get(f"/p/{project.slug}/budgets/new/", **HX).content.decode()
+    assert 'list="id_scope_value-values"' in form and '<datalist id="id_scope_value-values">' in form
+    for value, kind in [("claude-sonnet-4-5", "model"), ("anthropic", "provider"),
+                        ("chat", "feature"), ("u-7", "end user")]:
+        assert f'<option value="{value}" label="{kind}">' in form
+
+
+def test_a_scope_without_spend_gets_a_spelling_hint(logged_in, project):
+    add_spend(project, timezone.now().date(), "1")
+    make_budget(project, scope="model", scope_value="claude-sonet-4-5")
+    html = logged_in.get(f"/p/{project.slug}/budgets/").content.decode()
+    assert "check the spelling of “claude-sonet-4-5”" in html

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.core import mail
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from billing.models import Budget
 from tests.billing.test_budget_fixtures import add_spend
@@ -39,7 +40,7 @@ def test_create_edit_toggle_and_test_a_budget(logged_in_page, project, settings)
 
     # toggle 90 % off: the card is swapped in place
     card.get_by_role("button", name="90 %").click()
-    page.wait_for_function("document.querySelector('[data-testid=budget] button[value=\"90\"]').getAttribute('aria-pressed') === 'false'")
+    expect(page.locator('[data-testid=budget] button[value="90"]')).to_have_attribute("aria-pressed", "false")
     budget.refresh_from_db()
     assert budget.thresholds == [50, 75, 100]
 
