@@ -86,6 +86,42 @@ class BudgetIn(Schema):
     is_active: bool | None = None
 
 
+class AlertFiredOut(Schema):
+    threshold: int | None = Field(description="Percent; null for the forecast alert")
+    type: str = Field(description="threshold or forecast")
+    fired_at: str
+    delivered: bool
+    last_error: str
+
+
+class BudgetOut(Schema):
+    id: int
+    project: str
+    name: str
+    scope: str
+    scope_value: str
+    period: str
+    amount_usd: str
+    ledger: str
+    thresholds: list[int]
+    forecast_alert: bool
+    recipients: list[str]
+    webhook_url: str
+    is_active: bool
+    period_start: str
+    period_end: str = Field(description="Last day of the current period (inclusive)")
+    spend_usd: str = Field(description="Spend to date in the current period")
+    percent_used: str | None
+    projected_usd: str = Field(description="Projected spend at the end of the period")
+    projected_percent: str | None
+    runout_date: str | None = Field(description="Day the budget is (projected to be) used up")
+    alerts_fired: list[AlertFiredOut] = Field(description="Alerts fired in the current period")
+
+
+class BudgetListOut(Schema):
+    budgets: list[BudgetOut]
+
+
 def _budget_form_data(budget: Budget) -> dict:
     return {
         "name": budget.name, "scope": budget.scope, "scope_value": budget.scope_value,
@@ -157,14 +193,15 @@ def _budget(request, budget_id: int) -> Budget:
     return budget
 
 
-@router.get("/budgets", auth=key_or_session, summary="Budgets with spend, percent used, projection")
+@router.get("/budgets", auth=key_or_session, response=BudgetListOut,
+            summary="Budgets with spend, percent used, projection")
 def list_budgets(request, project: str | None = None):
     proj = project_for(request, project)
     now = timezone.now()
     return {"budgets": [budget_json(b, now=now) for b in proj.budgets.select_related("project")]}
 
 
-@router.post("/budgets", auth=key_or_session, response={201: dict}, summary="Create a budget")
+@router.post("/budgets", auth=key_or_session, response={201: BudgetOut}, summary="Create a budget")
 def create_budget(request, payload: BudgetIn):
     proj = project_for(request, payload.project or request.GET.get("project"))
     base = {"scope": "project", "period": "month", "ledger": "metered",
@@ -173,12 +210,13 @@ def create_budget(request, payload: BudgetIn):
     return Status(201, budget_json(budget, now=timezone.now()))
 
 
-@router.get("/budgets/{budget_id}", auth=key_or_session, summary="One budget")
+@router.get("/budgets/{budget_id}", auth=key_or_session, response=BudgetOut, summary="One budget")
 def get_budget(request, budget_id: int):
     return budget_json(_budget(request, budget_id), now=timezone.now())
 
 
-@router.patch("/budgets/{budget_id}", auth=key_or_session, summary="Change some fields of a budget")
+@router.patch("/budgets/{budget_id}", auth=key_or_session, response=BudgetOut,
+              summary="Change some fields of a budget")
 def patch_budget(request, budget_id: int, payload: BudgetIn):
     budget = _budget(request, budget_id)
     budget = _save(BudgetForm(_apply(payload, _budget_form_data(budget)), instance=budget))
