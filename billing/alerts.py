@@ -7,11 +7,12 @@ crossed together are grouped by one check: one message names the highest and lis
 the others (`other_thresholds`); the others' events point at it (`bundled_into`).
 
 Exactly once, delivering: deliver() locks the event row (SELECT … FOR UPDATE), skips
-what is already marked sent, sends, and marks `sent_at` in the same transaction. A
-concurrent or repeated delivery waits for the lock and then sees `sent_at`. The one
-remaining window: the SMTP server (or webhook) has accepted the message and the worker
-dies before COMMIT — one UPDATE of one row later. Then the row is unmarked and the retry
-sends a second copy. It cannot be closed without the receiver taking an idempotency key;
+what is already marked sent, sends, and marks `sent_at` in the same transaction, one
+channel (e-mail, webhook) at a time so that a slow webhook never widens the e-mail's
+window. A concurrent or repeated delivery waits for the lock and then sees `sent_at`.
+The one remaining window: the SMTP server (or webhook) has accepted the message and the
+worker dies before COMMIT — one UPDATE of one row later (the SMTP QUIT comes after the
+COMMIT). Then the row is unmarked and the retry sends a second copy. It cannot be closed without the receiver taking an idempotency key;
 the `Message-ID` is stable per event (`<alert-<id>@costwatch>`) and the webhook body
 carries `alert.id`, so receivers can de-duplicate it.
 
@@ -36,7 +37,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -142,39 +143,49 @@ def pending_deliveries(*, now: datetime) -> list[int]:
 
 def deliver(event_id: int) -> bool:
     """Send the event's e-mail and webhook if not sent yet. Returns True if something was
-    sent; raises DeliveryFailed (after recording the error) if something failed."""
+    sent; raises DeliveryFailed (after recording the error) if something failed.
+
+    Each channel is sent under the event's row lock and marked sent in the same
+    transaction; the SMTP connection is opened before and closed (QUIT) after COMMIT, so
+    the only window for a duplicate is the receiver's "250 OK" → UPDATE → COMMIT."""
     errors: list[str] = []
     sent = False
-    with transaction.atomic():
-        event = (AlertEvent.objects.select_for_update(of=("self",))
-                 .select_related("budget__project").filter(pk=event_id).first())
-        if event is None or event.bundled_into_id:
-            return False
-        mail_due = bool(event.recipients) and event.sent_at is None
-        hook_due = bool(event.webhook_url) and event.webhook_sent_at is None
-        if not mail_due and not hook_due:
-            return False
-        message = compose(event)
-        if mail_due:
-            try:
-                send_email(message, recipient_list(event.recipients))
-                event.sent_at = timezone.now()
+    message: Message | None = None
+    for channel, field in (("e-mail", "sent_at"), ("webhook", "webhook_sent_at")):
+        connection = None
+        try:
+            with transaction.atomic():
+                event = (AlertEvent.objects.select_for_update(of=("self",))
+                         .select_related("budget__project").filter(pk=event_id).first())
+                if event is None or event.bundled_into_id:
+                    return False
+                target = event.recipients if channel == "e-mail" else event.webhook_url
+                if not target or getattr(event, field) is not None:
+                    continue
+                message = message or compose(event)
+                try:
+                    if channel == "e-mail":
+                        connection = get_connection(fail_silently=False)
+                        connection.open()
+                        send_email(message, recipient_list(event.recipients), connection=connection)
+                    else:
+                        post_webhook(event.webhook_url, message.webhook_body)
+                except Exception as exc:
+                    errors.append(f"{channel}: {exc.__class__.__name__}: {exc}")
+                    continue
+                setattr(event, field, timezone.now())
+                event.save(update_fields=[field])
+                event.bundled.update(**{field: getattr(event, field)})
                 sent = True
-            except Exception as exc:
-                errors.append(f"e-mail: {exc.__class__.__name__}: {exc}")
-        if hook_due:
-            try:
-                post_webhook(event.webhook_url, message.webhook_body)
-                event.webhook_sent_at = timezone.now()
-                sent = True
-            except Exception as exc:
-                errors.append(f"webhook: {exc.__class__.__name__}: {exc}")
-        event.attempts += 1
-        event.last_attempt_at = timezone.now()
-        event.last_error = "; ".join(errors)
-        event.save(update_fields=["sent_at", "webhook_sent_at", "attempts", "last_attempt_at",
-                                  "last_error"])
-        event.bundled.update(sent_at=event.sent_at, webhook_sent_at=event.webhook_sent_at)
+        finally:
+            if connection is not None:
+                try:
+                    connection.close()
+                except Exception:  # the message is delivered and recorded; QUIT is courtesy
+                    logger.info("SMTP QUIT failed after alert %s", event_id, exc_info=True)
+    if sent or errors:
+        AlertEvent.objects.filter(pk=event_id).update(
+            attempts=F("attempts") + 1, last_attempt_at=timezone.now(), last_error="; ".join(errors))
     if errors:
         raise DeliveryFailed("; ".join(errors))
     return sent
@@ -265,10 +276,11 @@ def compose(event: AlertEvent, *, test: bool = False) -> Message:
     return Message(subject=subject, text=text, html=html, webhook_body=body, message_id=message_id)
 
 
-def send_email(message: Message, to: list[str]) -> None:
+def send_email(message: Message, to: list[str], *, connection=None) -> None:
     headers = {"Message-ID": message.message_id} if message.message_id else {}
     mail = EmailMultiAlternatives(message.subject, message.text, settings.DEFAULT_FROM_EMAIL, to,
-                                  headers=headers, connection=get_connection(fail_silently=False))
+                                  headers=headers,
+                                  connection=connection or get_connection(fail_silently=False))
     mail.attach_alternative(message.html, "text/html")
     mail.send()
 
