@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from billing.models import AlertEvent, Budget, ModelAlias, ModelPrice
+from billing.models import AlertEvent, Budget, DigestSent, ModelAlias, ModelPrice
 from usage.tasks import reprice_unpriced
 
 
@@ -37,4 +37,12 @@ class BudgetAdmin(admin.ModelAdmin):
 
 @admin.register(AlertEvent)
 class AlertEventAdmin(admin.ModelAdmin):
-    list_display = ["budget", "period_start", "threshold", "fired_at", "sent_at", "attempts"]
+    list_display = ["budget", "period_start", "threshold", "fired_at", "sent_at", "webhook_sent_at",
+                    "attempts", "last_error"]
+    list_filter = ["period_start"]
+    raw_id_fields = ["budget", "bundled_into"]
+
+
+@admin.register(DigestSent)
+class DigestSentAdmin(admin.ModelAdmin):
+    list_display = ["project", "week_start", "sent_at", "attempts", "last_error"]
