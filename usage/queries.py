@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import BigIntegerField, F, Sum
 from django.db.models.functions import Cast
 
@@ -161,6 +162,20 @@ def _sums(metrics: list[str] = METRICS) -> dict:
     return {m: Cast(Sum(m), BigIntegerField()) for m in metrics}
 
 
+def _fetch(qs) -> list[dict]:
+    """The rows of a values() queryset as plain dicts, skipping Django's per-value converters
+    (a breakdown by end user is thousands of rows × 13 sums). SQLite returns dates as text."""
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    if rows and isinstance(rows[0].get("day"), str):
+        for row in rows:
+            row["day"] = date.fromisoformat(row["day"])
+    return rows
+
+
 def grouped(q: SpendQuery) -> list[dict]:
     """Rows only (one query), grouped by q.group_by."""
     qs, _ = rollup_queryset(q)
@@ -170,7 +185,7 @@ def grouped(q: SpendQuery) -> list[dict]:
 def aggregate_rows(qs, group_by: list[str]) -> list[dict]:
     columns = [COLUMN[g] for g in group_by]
     out = []
-    for values in qs.values(*columns).annotate(**_sums()).order_by(*columns):
+    for values in _fetch(qs.values(*columns).annotate(**_sums()).order_by(*columns)):
         row = {g: values[COLUMN[g]] for g in group_by}
         row.update(_metrics(values))
         out.append(row)
@@ -336,7 +351,7 @@ def ranked(q: SpendQuery, *, limit: int | None = None, cost_only: bool = False) 
     if limit:
         qs = qs[:limit]
     out = []
-    for values in qs:
+    for values in _fetch(qs):
         row = {g: values[COLUMN[g]] for g in q.group_by}
         row.update(_metrics(values))
         out.append(row)
@@ -349,4 +364,5 @@ def daily_cost(q: SpendQuery, *, key: str, values: list) -> list[dict]:
     column = COLUMN[key]
     qs = qs.filter(**{f"{column}__in": values}).values("day", column).annotate(
         **_sums(["cost_nano"])).order_by("day", column)
-    return [{"day": r["day"], key: r[column], "cost_nano": int(r["cost_nano"] or 0)} for r in qs]
+    return [{"day": r["day"], key: r[column], "cost_nano": int(r["cost_nano"] or 0)}
+            for r in _fetch(qs)]
