@@ -295,6 +295,7 @@ def prepare(n: int, rebuild: bool, cluster: bool = False):
         print(f"building {slug}: {n:,} records", flush=True)
         UsageRecord.objects.filter(project=project).delete()
         DailyUsage.objects.filter(project=project).delete()
+        DailyModelUsage.objects.filter(project=project).delete()
         load(project, n)
         roll_up(project)
     elif cluster:
