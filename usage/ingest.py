@@ -52,7 +52,7 @@ def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
               import_job: ImportJob | None = None) -> UsageRecord:
     ts = record.timestamp
     row = UsageRecord(
-        project=project,
+        project_id=project.pk,  # ids, not instances: the descriptors cost ~10% of a big import
         source=source,
         external_id=record.external_id,
         ledger=record.ledger,
@@ -76,7 +76,7 @@ def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
         reasoning_tokens=record.reasoning_tokens,
         reported_cost_nano=record.reported_cost_nano,
         metadata={**record.metadata, "cost_only": True} if record.cost_only else record.metadata,
-        import_job=import_job,
+        import_job_id=import_job.pk if import_job else None,
     )
     row.priced_model = book.resolve(record.model) or ""
     apply_price(row, book, explicit_long_context=record.long_context)

@@ -118,6 +118,8 @@ class CsvRow:
             if required:
                 raise self.error(column, "expected a whole number, got an empty cell")
             return 0
+        if raw.isascii() and raw.isdigit():
+            return int(raw)
         text = raw.replace(",", "").replace("_", "")
         try:
             value = Decimal(text)
