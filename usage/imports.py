@@ -149,6 +149,7 @@ def run_import(
             )
         raise ImportFailed(str(exc)) from exc
     summary.rows_read, summary.rows_skipped = stats.rows_read, stats.rows_skipped
+    summary.duplicates += stats.duplicates
     if job is not None:
         formats = sorted({f.format for f in summary.files})
         ImportJob.objects.filter(pk=job.pk).update(

@@ -364,7 +364,8 @@ def test_claude_code_sessions_dedup_across_files_max_output_and_ttl(project):
     summary = run_import(project=project, paths=[SAMPLES / "claude_code_session.jsonl",
                                                  SAMPLES / "claude_code_session_resumed.jsonl"])
     assert [f.format for f in summary.files] == ["claude_code", "claude_code"]
-    assert summary.added == 4
+    # 13 lines: 4 responses, 3 more snapshots of them (one in the resumed file), 6 other lines
+    assert (summary.rows_read, summary.added, summary.duplicates, summary.rows_skipped) == (13, 4, 3, 6)
     assert per_day_model(project) == CLAUDE_CODE
     assert total(project) == usd("0.459685")  # FORMATS.md §5
     first = UsageRecord.objects.get(external_id="msg_01JmX7c2Vq9TnR4bWz8KpL3e:req_011CYk4Rz7Wq2NvB8mT5pXsJ")
@@ -380,7 +381,7 @@ def test_claude_code_reimport_and_resumed_file_alone_never_double_count(project)
     assert (summary.added, summary.duplicates) == (1, 1)
     again = run_import(project=project, paths=[SAMPLES / "claude_code_session.jsonl",
                                                SAMPLES / "claude_code_session_resumed.jsonl"])
-    assert (again.added, again.duplicates) == (0, 4)
+    assert (again.added, again.duplicates) == (0, 4 + 3)  # stored + repeated snapshots
     assert total(project) == usd("0.459685")
 
 

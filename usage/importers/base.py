@@ -61,6 +61,7 @@ class InputFile:
 class ParseStats:
     rows_read: int = 0
     rows_skipped: int = 0  # rows that carry no usage: empty buckets, other line types, …
+    duplicates: int = 0  # rows repeating usage already read in this import (log snapshots)
     bytes_done: int = 0
     # Completed files' bytes plus the current file's position: import progress.
     _done_files: int = 0

@@ -53,7 +53,7 @@ def parse(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record]:
                 if previous is None or record.output_tokens > previous[1].output_tokens:
                     best[record.external_id] = (line_no, record)
                 if previous is not None:
-                    stats.rows_skipped += 1  # another snapshot of a response already seen
+                    stats.duplicates += 1  # another snapshot of a response already seen
     for _, record in best.values():
         yield record
 
