@@ -366,3 +366,47 @@ def daily_cost(q: SpendQuery, *, key: str, values: list) -> list[dict]:
         **_sums(["cost_nano"])).order_by("day", column)
     return [{"day": r["day"], key: r[column], "cost_nano": int(r["cost_nano"] or 0)}
             for r in _fetch(qs)]
+
+
+# ORDER BY expressions over the grouped rows of ranked_page(); {col} is the dimension.
+ORDER_SQL = {
+    "name": "LOWER({col})",
+    "spend": "cost_nano",
+    "share": "cost_nano",
+    "requests": "requests",
+    "input": "input_tokens",
+    "cache_read": "cache_read_tokens",
+    "cache_write": "(cache_write_5m_tokens + cache_write_1h_tokens)",
+    "output": "output_tokens",
+    "avg": "(cost_nano * 1.0 / NULLIF(requests, 0))",
+    "hit": "(cache_read_tokens * 1.0 / NULLIF(input_tokens + cache_read_tokens"
+           " + cache_write_5m_tokens + cache_write_1h_tokens, 0))",
+}
+
+
+def ranked_page(q: SpendQuery, *, sort: str, desc: bool, limit: int) -> tuple[list[dict], dict, int]:
+    """One page of rows grouped by a single dimension, sorted in the database, with the
+    total over all groups and their count from the same scan (window functions): a
+    breakdown by end user has thousands of groups, the page shows a few dozen."""
+    qs, _ = rollup_queryset(q)
+    column = COLUMN[q.group_by[0]]
+    inner, params = qs.values(column).annotate(**_sums()).order_by().query.sql_with_params()
+    totals = ", ".join(f"SUM({m}) OVER () AS total_{m}" for m in METRICS)
+    order = ORDER_SQL[sort].format(col=column)
+    direction = "DESC" if desc else "ASC"
+    sql = (f"SELECT t.*, COUNT(*) OVER () AS group_count, {totals} FROM ({inner}) t "
+           f"ORDER BY {order} {direction} NULLS LAST, {column} LIMIT %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        names = [c[0] for c in cursor.description]
+        fetched = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    if not fetched:
+        return [], _metrics({}), 0
+    total = _metrics({m: fetched[0][f"total_{m}"] for m in METRICS})
+    rows = []
+    for values in fetched:
+        row = {q.group_by[0]: values[column], **_metrics(values)}
+        row = derived(row)
+        row["share"] = row["cost_nano"] / total["cost_nano"] if total["cost_nano"] else None
+        rows.append(row)
+    return rows, total, int(fetched[0]["group_count"])

@@ -26,6 +26,7 @@ from usage.queries import (
     project_month_budget,
     range_summary,
     ranked,
+    ranked_page,
     total_of,
     with_shares,
 )
@@ -250,16 +251,23 @@ def breakdown(request, slug: str):
     sort = _choice(request.GET.get("sort"), SORTS, "spend")
     desc = request.GET.get("dir", "desc" if sort != "name" else "asc") != "asc"
     show_all = request.GET.get("all") == "1"
-    rows = breakdown_rows(project, f, by, sort, desc)
-    total = derived(total_of(rows))
+    if show_all:
+        rows = breakdown_rows(project, f, by, sort, desc)
+        total, row_count = total_of(rows), len(rows)
+    else:
+        rows, total, row_count = ranked_page(f.spend_query(project, group_by=[by]), sort=sort,
+                                             desc=desc, limit=TABLE_ROWS)
+    total = derived(total)
+    by_spend = (sorted(rows, key=lambda r: -r["cost_nano"]) if show_all or row_count <= len(rows)
+                or (sort in ("spend", "share") and desc)
+                else ranked(f.spend_query(project, group_by=[by]), limit=15, cost_only=True))
     days = by_day(grouped(f.spend_query(project, group_by=["day"])), f.start, f.end)
-    leaders = [r[by] for r in sorted(rows, key=lambda r: -r["cost_nano"])[:8]]
-    chart_rows = _stack_rows(project, f, by, days, leaders=leaders)
+    chart_rows = _stack_rows(project, f, by, days, leaders=[r[by] for r in by_spend[:8]])
 
     page_params = {"by": by if by != "model" else None,
                    "sort": sort if sort != "spend" else None,
                    "dir": None if desc == (sort != "name") else ("desc" if desc else "asc")}
-    shown = rows if show_all else rows[:TABLE_ROWS]
+    shown = rows
     next_by = _next_dimension(f.with_dim(by, "x"), by)
     for row in shown:
         value = "" if row[by] is None else str(row[by])
@@ -290,11 +298,11 @@ def breakdown(request, slug: str):
                     ("output", "Output", True), ("avg", "Avg / request", True),
                     ("hit", "Hit rate", True)],
         "rows": shown,
-        "row_count": len(rows),
-        "more_query": f.query(**page_params, all="1") if len(rows) > TABLE_ROWS and not show_all else None,
+        "row_count": row_count,
+        "more_query": f.query(**page_params, all="1") if row_count > len(rows) else None,
         "total": total,
         "fig_daily": charts.stacked_daily(chart_rows, key=by, start=f.start, end=f.end),
-        "fig_ranked": charts.ranked_bars(sorted(rows, key=lambda r: -r["cost_nano"]), key=by),
+        "fig_ranked": charts.ranked_bars(by_spend, key=by),
     }
     return _render(request, "usage/breakdown.html", context, partials=("table_card",))
 

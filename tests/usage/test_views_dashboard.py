@@ -264,3 +264,30 @@ def test_none_value_filters_records_without_that_dimension(logged_in, project,
     assert "Feature: (none)" in text(r)
     r = logged_in.get("/p/acme/records/?feature=%28none%29")
     assert [rec.external_id for rec in r.context["records"]] == ["a"]
+
+
+def test_breakdown_pages_many_groups_in_the_database(logged_in, project,
+                                                     django_capture_on_commit_callbacks):
+    from tests.usage.dashboard_data import ts
+    from usage.ingest import record_usage
+    from usage.records import Record
+
+    # user-00 … user-59, user-k spends (k + 1) × $0.15
+    with django_capture_on_commit_callbacks(execute=True):
+        record_usage(project=project, source="api", records=[
+            Record(external_id=f"u{k}", timestamp=ts("2026-11-20"), model="gpt-4o-mini",
+                   end_user=f"user-{k:02d}", input_tokens=(k + 1) * 1_000_000) for k in range(60)
+        ])
+    r = logged_in.get("/p/acme/breakdown/?by=user")
+    rows = r.context["rows"]
+    assert len(rows) == 50 and r.context["row_count"] == 60
+    assert rows[0]["user"] == "user-59" and rows[0]["cost_nano"] == 9_000_000_000
+    # $0.15 × (1 + … + 60) = $274.50, shared by all 60 users
+    assert by_testid(r, "breakdown-total") == "$274.50"
+    assert rows[0]["share"] == pytest.approx(9 / 274.5)
+    assert "Show all 60" in text(r)
+    assert [t["y"][-1] for t in r.context["fig_ranked"]["data"]] == ["user-59"]
+    r = logged_in.get("/p/acme/breakdown/?by=user&sort=name&dir=desc")
+    assert [row["user"] for row in r.context["rows"]][:2] == ["user-59", "user-58"]
+    r = logged_in.get("/p/acme/breakdown/?by=user&sort=requests&dir=asc&all=1")
+    assert len(r.context["rows"]) == 60 and r.context["more_query"] is None
