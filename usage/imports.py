@@ -153,7 +153,7 @@ def run_import(
     if job is not None:
         formats = sorted({f.format for f in summary.files})
         ImportJob.objects.filter(pk=job.pk).update(
-            status="done", finished_at=timezone.now(), format=", ".join(formats),
+            status="done", finished_at=timezone.now(), format=", ".join(formats)[:64],
             progress_bytes=job.file_size or stats.progress(), rows_read=summary.rows_read,
             rows_skipped=summary.rows_skipped, records_added=summary.added,
             records_replaced=summary.replaced, records_merged=summary.merged,
