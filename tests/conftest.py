@@ -76,6 +76,9 @@ def _redis_up() -> bool:
 
 def _reset_celery_pools(app) -> None:
     """Forget connections made with the previous broker settings."""
+    import kombu.pools
+
+    kombu.pools.reset()
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None

@@ -20,26 +20,6 @@ pytestmark = pytest.mark.services
 NOV = date(2026, 11, 10)
 
 
-@pytest.fixture
-def celery_worker_factory(celery_worker_factory):
-    """The shared factory, plus fresh producer pools: its teardown force-closes the app's
-    broker pool, which the cached producer pool of the next test would still use."""
-    from kombu import pools
-
-    from costwatch.celery import app
-
-    def fresh_pools():
-        pools.reset()
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    def start(**env):
-        fresh_pools()
-        return celery_worker_factory(**env)
-
-    return start
-
-
 def delivered(n: int):
     return lambda: AlertEvent.objects.filter(sent_at__isnull=False, bundled_into__isnull=True).count() >= n
 
