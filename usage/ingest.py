@@ -124,15 +124,14 @@ def record_usage(
     project: Project,
     source: str,
     records: Iterable[Record],
-    replace: bool = False,
     import_job: ImportJob | None = None,
     on_progress: Callable[[int], None] | None = None,
     merge: bool = False,
 ) -> Counts:
-    """Price and store records atomically. An (external_id) already stored for this
-    (project, source) is a duplicate, or with `replace=True` (console restatements) is
-    replaced by the new row. `merge=True` (imports) is replace plus cost/token merging,
-    see _merge_chunk. Rollups of the touched days run after commit."""
+    """Price and store records atomically. An external_id already stored for this
+    (project, source) is a duplicate (API idempotency). `merge=True` (imports): a later
+    restatement replaces the earlier row, and cost rows merge onto token rows, see
+    _merge_chunk. Rollups of the touched days run after commit."""
     counts = Counts()
     book = PriceBook.load()
     if merge:
@@ -148,7 +147,7 @@ def record_usage(
         for chunk in _chunks(records, CHUNK):
             rows: dict[str, UsageRecord] = {}
             for record in chunk:
-                if record.external_id in rows and not replace:
+                if record.external_id in rows:
                     counts.duplicates += 1
                     continue
                 rows[record.external_id] = build_row(
@@ -156,18 +155,17 @@ def record_usage(
                 )
             existing = UsageRecord.objects.filter(
                 project=project, source=source, external_id__in=list(rows)
-            )
-            if replace:
-                for ledger, day in existing.values_list("ledger", "day").distinct():
-                    counts.days.add((day, ledger))
-                counts.replaced += existing.count()
-                existing.delete()
-            else:
-                for external_id in existing.values_list("external_id", flat=True):
-                    del rows[external_id]
-                    counts.duplicates += 1
+            ).values_list("external_id", flat=True)
+            for external_id in existing:
+                del rows[external_id]
+                counts.duplicates += 1
             new_rows = list(rows.values())
-            UsageRecord.objects.bulk_create(new_rows, batch_size=1000, ignore_conflicts=not replace)
+            try:
+                with transaction.atomic():
+                    _insert(new_rows)
+            except IntegrityError:
+                # A concurrent request stored some of these ids first: keep theirs.
+                UsageRecord.objects.bulk_create(new_rows, batch_size=1000, ignore_conflicts=True)
             for row in new_rows:
                 counts.accepted += 1
                 counts.days.add((row.day, row.ledger))
@@ -177,7 +175,6 @@ def record_usage(
                     counts.cost_nano += row.cost_nano
             if on_progress:
                 on_progress(len(chunk))
-        counts.accepted -= counts.replaced if replace else 0
         mark_dirty(project_id=project.pk, days=counts.days)
     return counts
 
