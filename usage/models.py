@@ -119,6 +119,8 @@ class UsageRecord(models.Model):
         indexes = [
             models.Index(fields=["project", "ledger", "day"], name="usage_rec_proj_ledger_day"),
             models.Index(fields=["project", "day", "model"], name="usage_rec_proj_day_model"),
+            # the Records page: newest first within the filtered days
+            models.Index(fields=["project", "ledger", "day", "timestamp"], name="usage_rec_proj_ledger_day_ts"),
             models.Index(
                 fields=["project", "cost_nano"],
                 name="usage_rec_unpriced",
@@ -184,6 +186,40 @@ class DailyModelUsage(RollupBase):
 
     class Meta:
         indexes = [models.Index(fields=["project", "ledger", "day"], name="dailymodel_proj_ledger_day")]
+
+
+class DailyDimensionUsage(models.Model):
+    """day × ledger × one dimension (feature / end_user / api_key): the breakdowns by one
+    of these read this instead of the detailed rollup, which grows with their product."""
+
+    DIMENSIONS = ["feature", "end_user", "api_key"]
+
+    # The composite indexes lead with project; a separate FK index tempted the planner
+    # into a parallel scan of every day of the project (bench/dashboard.py).
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    ledger = models.CharField(max_length=8, choices=LEDGER_CHOICES)
+    dimension = models.CharField(max_length=16)
+    value = models.CharField(max_length=200, blank=True)
+    requests = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_5m_tokens = models.BigIntegerField(default=0)
+    cache_write_1h_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost_nano = models.BigIntegerField(default=0)
+    cost_no_cache_nano = models.BigIntegerField(default=0)
+    cost_no_batch_nano = models.BigIntegerField(default=0)
+    reported_cost_nano = models.BigIntegerField(default=0)
+    unpriced_requests = models.BigIntegerField(default=0)
+    unpriced_records = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "ledger", "dimension", "day"], name="dailydim_proj_ledger_dim_day"),
+            models.Index(fields=["project", "ledger", "dimension", "value", "day"], name="dailydim_proj_led_dim_val_day"),
+        ]
 
 
 class DirtyDay(models.Model):

@@ -13,7 +13,14 @@ from django.db.models import BigIntegerField, F, Sum
 from django.db.models.functions import Cast
 
 from billing.pricing import nano_to_usd
-from usage.models import LEDGER_BILLED, LEDGER_METERED, DailyModelUsage, DailyUsage, Project
+from usage.models import (
+    LEDGER_BILLED,
+    LEDGER_METERED,
+    DailyDimensionUsage,
+    DailyModelUsage,
+    DailyUsage,
+    Project,
+)
 
 DIMENSIONS = ["day", "model", "provider", "feature", "user", "api_key", "batch"]
 # API / URL names -> rollup column names
@@ -61,27 +68,19 @@ def default_ledger(project: Project, start: date, end: date) -> str:
 
 
 # Grouping or filtering by exactly one of these (and at most by day besides) can read the
-# per-dimension rollup (day × ledger × one dimension) when the schema has it.
+# per-dimension rollup (day × ledger × one dimension).
 SINGLE_DIMENSION = {"feature", "user", "api_key"}
-
-
-def dimension_table():
-    """usage.models.DailyDimensionUsage if this schema has it (see bench/dashboard.py)."""
-    from usage import models
-
-    return getattr(models, "DailyDimensionUsage", None)
 
 
 def rollup_queryset(q: SpendQuery):
     dims = set(q.group_by) | set(q.filters)
     ledger = q.ledger or default_ledger(q.project, q.start, q.end)
     single = dims - {"day"}
-    by_dimension = dimension_table()
-    if by_dimension is not None and len(single) == 1 and single <= SINGLE_DIMENSION:
+    if len(single) == 1 and single <= SINGLE_DIMENSION:
         # The detailed rollup grows with users × features × keys per day; this one only
         # with the values of one dimension per day.
         column = COLUMN[single.pop()]
-        qs = by_dimension.objects.filter(
+        qs = DailyDimensionUsage.objects.filter(
             project=q.project, ledger=ledger, dimension=column, day__gte=q.start, day__lte=q.end
         ).annotate(**{column: F("value")})
         for value in q.filters.values():

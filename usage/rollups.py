@@ -11,7 +11,14 @@ from datetime import date
 
 from django.db import connection, transaction
 
-from usage.models import DailyModelUsage, DailyUsage, DirtyDay, Project, UsageRecord
+from usage.models import (
+    DailyDimensionUsage,
+    DailyModelUsage,
+    DailyUsage,
+    DirtyDay,
+    Project,
+    UsageRecord,
+)
 
 SUMS = [
     "requests",
@@ -58,6 +65,21 @@ def _coarse_sql() -> str:
     """
 
 
+def _dimension_sql() -> str:
+    table, daily = DailyDimensionUsage._meta.db_table, DailyUsage._meta.db_table
+    cols = SUMS + ["unpriced_requests", "unpriced_records"]
+    sums = ", ".join(f"SUM({c})" for c in cols)
+    selects = " UNION ALL ".join(
+        f"SELECT project_id, day, ledger, '{dim}', {dim}, {sums} FROM {daily} "
+        f"WHERE project_id = %s AND day = %s AND ledger = %s GROUP BY project_id, day, ledger, {dim}"
+        for dim in DailyDimensionUsage.DIMENSIONS
+    )
+    return f"""
+        INSERT INTO {table} (project_id, day, ledger, dimension, value, {", ".join(cols)})
+        {selects}
+    """
+
+
 def rollup_day(*, project_id: int, day: date, ledger: str) -> None:
     with transaction.atomic():
         # NO KEY UPDATE: serializes rollups of a project without blocking the KEY SHARE
@@ -71,9 +93,11 @@ def rollup_day(*, project_id: int, day: date, ledger: str) -> None:
         params = [project_id, day, ledger]
         DailyUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
         DailyModelUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
+        DailyDimensionUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
         with connection.cursor() as cursor:
             cursor.execute(_detail_sql(), params)
             cursor.execute(_coarse_sql(), params)
+            cursor.execute(_dimension_sql(), params * len(DailyDimensionUsage.DIMENSIONS))
         clear_mark(project_id=project_id, day=day, ledger=ledger, seen=mark)
 
 
@@ -106,7 +130,7 @@ def rollup_all(*, project_id: int | None = None) -> int:
     if project_id:
         qs = qs.filter(project_id=project_id)
     keys = list(qs.values_list("project_id", "day", "ledger").distinct())
-    stale = DailyUsage.objects.all()
+    stale = DailyModelUsage.objects.all()
     if project_id:
         stale = stale.filter(project_id=project_id)
     keys += list(stale.values_list("project_id", "day", "ledger").distinct())

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from billing.models import Budget
 from billing.pricing import usd_to_nano
-from usage.models import DailyModelUsage, DailyUsage
+from usage.models import DailyDimensionUsage, DailyModelUsage, DailyUsage
 
 
 def at(day: date, hour: int = 12) -> datetime:
@@ -23,13 +23,19 @@ def at(day: date, hour: int = 12) -> datetime:
 
 def add_spend(project, day: date, usd, *, ledger="metered", model="claude-sonnet-4-5",
               provider="anthropic", feature="", end_user="", api_key="") -> None:
-    """Spend as a rollup would write it (detail row + coarse row)."""
+    """Spend as a rollup would write it (detail, coarse and per-dimension rows)."""
     nano = usd_to_nano(Decimal(str(usd)))
     common = {"project": project, "day": day, "ledger": ledger, "provider": provider,
               "model": model, "requests": 1, "cost_nano": nano, "cost_no_cache_nano": nano,
               "cost_no_batch_nano": nano}
     DailyUsage.objects.create(feature=feature, end_user=end_user, api_key=api_key, **common)
     DailyModelUsage.objects.create(**common)
+    dims = {"feature": feature, "end_user": end_user, "api_key": api_key}
+    for dimension, value in dims.items():
+        DailyDimensionUsage.objects.create(
+            dimension=dimension, value=value,
+            **{k: v for k, v in common.items() if k not in ("provider", "model")},
+        )
 
 
 def make_budget(project, **fields) -> Budget:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from usage.ingest import record_usage
-from usage.models import DailyModelUsage, DailyUsage, DirtyDay, UsageRecord
+from usage.models import DailyDimensionUsage, DailyModelUsage, DailyUsage, DirtyDay, UsageRecord
 from usage.queries import SpendQuery, spend
 from usage.records import Record
 from usage.rollups import clear_mark, rollup_all, rollup_day, rollup_dirty
@@ -50,6 +50,14 @@ def test_rollup_is_idempotent_and_sums_are_exact(project):
     assert counts.cost_nano == expected
     assert sum(row[-1] for row in again) == expected
     assert sum(DailyModelUsage.objects.values_list("cost_nano", flat=True)) == expected
+    # the per-dimension rollup holds every record once per dimension
+    for dimension in ("feature", "end_user", "api_key"):
+        rows = DailyDimensionUsage.objects.filter(project=project, dimension=dimension)
+        assert sum(rows.values_list("cost_nano", flat=True)) == expected
+        assert sum(rows.values_list("requests", flat=True)) == 500
+    by_feature = dict(DailyDimensionUsage.objects.filter(dimension="feature").values_list("value", "cost_nano"))
+    assert by_feature == {f: sum(UsageRecord.objects.filter(feature=f).values_list("cost_nano", flat=True))
+                          for f in ("a", "b", "c")}
     _, total, _ = spend(SpendQuery(project=project, start=DAY, end=DAY))
     assert total["cost_nano"] == expected and total["requests"] == 500
 
@@ -60,6 +68,7 @@ def test_rollup_of_a_day_without_records_empties_it(project):
     UsageRecord.objects.all().delete()
     assert rollup_all(project_id=project.pk) == 1
     assert not DailyUsage.objects.exists() and not DailyModelUsage.objects.exists()
+    assert not DailyDimensionUsage.objects.exists()
 
 
 def test_a_newer_dirty_mark_survives_a_running_rollup(project):
