@@ -129,28 +129,9 @@ class UsageRecord(models.Model):
         ]
 
 
-ROLLUP_DIMENSIONS = ["provider", "model", "feature", "end_user", "api_key", "batch"]
-ROLLUP_SUMS = [
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-    "cost_nano",
-    "cost_no_cache_nano",
-    "cost_no_batch_nano",
-    "reported_cost_nano",
-]
+class RollupSums(models.Model):
+    """The sums every rollup table carries."""
 
-
-class RollupBase(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    ledger = models.CharField(max_length=8, choices=LEDGER_CHOICES)
-    provider = models.CharField(max_length=40, blank=True)
-    model = models.CharField(max_length=120)
     requests = models.BigIntegerField(default=0)
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
@@ -164,6 +145,17 @@ class RollupBase(models.Model):
     reported_cost_nano = models.BigIntegerField(default=0)
     unpriced_requests = models.BigIntegerField(default=0)
     unpriced_records = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class RollupBase(RollupSums):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    ledger = models.CharField(max_length=8, choices=LEDGER_CHOICES)
+    provider = models.CharField(max_length=40, blank=True)
+    model = models.CharField(max_length=120)
 
     class Meta:
         abstract = True
@@ -188,7 +180,7 @@ class DailyModelUsage(RollupBase):
         indexes = [models.Index(fields=["project", "ledger", "day"], name="dailymodel_proj_ledger_day")]
 
 
-class DailyDimensionUsage(models.Model):
+class DailyDimensionUsage(RollupSums):
     """day × ledger × one dimension (feature / end_user / api_key): the breakdowns by one
     of these read this instead of the detailed rollup, which grows with their product."""
 
@@ -201,19 +193,6 @@ class DailyDimensionUsage(models.Model):
     ledger = models.CharField(max_length=8, choices=LEDGER_CHOICES)
     dimension = models.CharField(max_length=16)
     value = models.CharField(max_length=200, blank=True)
-    requests = models.BigIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cache_read_tokens = models.BigIntegerField(default=0)
-    cache_write_5m_tokens = models.BigIntegerField(default=0)
-    cache_write_1h_tokens = models.BigIntegerField(default=0)
-    reasoning_tokens = models.BigIntegerField(default=0)
-    cost_nano = models.BigIntegerField(default=0)
-    cost_no_cache_nano = models.BigIntegerField(default=0)
-    cost_no_batch_nano = models.BigIntegerField(default=0)
-    reported_cost_nano = models.BigIntegerField(default=0)
-    unpriced_requests = models.BigIntegerField(default=0)
-    unpriced_records = models.BigIntegerField(default=0)
 
     class Meta:
         indexes = [
