@@ -3,14 +3,15 @@ PostgreSQL with 1M and 10M usage records over a year, and the bytes on the wire.
 
 Builds (or reuses) the database cw_bench_dash with two projects, `bench-1m` and `bench-10m`,
 whose records are generated in SQL (INSERT … SELECT … FROM generate_series, one month at a
-time) and rolled up with usage.rollups.rollup_day, exactly as in production. Then renders each
+time) and rolled up with the production rollup SQL run once over the whole project (and
+rollup_day timed on a few days). Then renders each
 page with the Django test client (logged in) 50× after a warm-up and prints p50/p95 in ms, and
 measures the first page load (HTML + CSS + JS, gzip as whitenoise serves it after
 collectstatic) and an HTMX filter swap. Runs with DEBUG=0 (cached templates, manifest static
 files), like a deployment.
 
     .venv/bin/python bench/dashboard.py [--sizes 1000000,10000000] [--runs 50]
-        [--shipped-runs 10] [--rebuild]
+        [--rebuild]
 """
 
 from __future__ import annotations
@@ -222,42 +223,11 @@ def roll_up(project) -> None:
           f"(≈ {each * DAYS / 60:.0f} min for a whole year day by day)", flush=True)
 
 
-# --- the proposed per-dimension rollup, simulated ------------------------------------------
-# usage.queries reads usage.models.DailyDimensionUsage when the schema has it. Until that
-# migration exists, the bench defines the same model here, creates its table and fills it
-# with the GROUP BY rollup_day would run, to measure the pages with it.
+# --- the per-dimension rollup, bulk-built ---------------------------------------------------
+# rollup_day fills usage.models.DailyDimensionUsage day by day; for a year of bench data the
+# bench runs the same GROUP BY once over the whole project instead.
 
 DIMENSION_COLUMNS = ["feature", "end_user", "api_key"]
-
-
-def dimension_model():
-    from django.db import models
-
-    from usage import models as usage_models
-    from usage.queries import METRICS
-
-    existing = getattr(usage_models, "DailyDimensionUsage", None)
-    if existing is not None:
-        return existing, False
-    meta = type("Meta", (), {
-        "app_label": "usage", "db_table": "bench_dailydimensionusage",
-        "indexes": [models.Index(fields=["project", "ledger", "dimension", "day"],
-                                 name="bench_dim_proj_ledger_dim_day"),
-                    # the stacked chart's few top values, day by day
-                    models.Index(fields=["project", "ledger", "dimension", "value", "day"],
-                                 name="bench_dim_proj_ledger_dim_value_day")],
-    })
-    attrs = {
-        "__module__": "usage.models", "Meta": meta,
-        # the composite index leads with project: a separate FK index only tempts the
-        # planner into a parallel scan of every day of the project
-        "project": models.ForeignKey(usage_models.Project, on_delete=models.CASCADE,
-                                     related_name="+", db_index=False),
-        "day": models.DateField(), "ledger": models.CharField(max_length=8),
-        "dimension": models.CharField(max_length=16), "value": models.CharField(max_length=200),
-        **{m: models.BigIntegerField(default=0) for m in METRICS},
-    }
-    return type("DailyDimensionUsage", (models.Model,), attrs), True
 
 
 def fill_dimension_rollup(model, project) -> None:
@@ -352,8 +322,6 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--cluster", action="store_true",
                         help="re-CLUSTER reused rollup tables (data built before that step)")
-    parser.add_argument("--shipped-runs", type=int, default=10,
-                        help="runs without the proposed per-dimension rollup (0: skip)")
     args = parser.parse_args()
 
     ensure_database()
@@ -366,22 +334,14 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     call_command("collectstatic", verbosity=0, interactive=False)
 
-    import usage.models
+    from usage.models import DailyDimensionUsage
 
-    model, simulated = dimension_model()
     for n in [int(x) for x in args.sizes.split(",")]:
         project, user = prepare(n, args.rebuild, args.cluster)
         client = Client()
         client.force_login(user)
-        if simulated and hasattr(usage.models, "DailyDimensionUsage"):
-            del usage.models.DailyDimensionUsage
-        if args.shipped_runs:
-            run_pages(client, project, n, args.shipped_runs,
-                      "as shipped: DailyModelUsage + DailyUsage")
-        fill_dimension_rollup(model, project)
-        usage.models.DailyDimensionUsage = model
-        run_pages(client, project, n, args.runs,
-                  "with the proposed DailyDimensionUsage" + (" (simulated)" if simulated else ""))
+        fill_dimension_rollup(DailyDimensionUsage, project)
+        run_pages(client, project, n, args.runs, "rollups: DailyModelUsage, DailyDimensionUsage, DailyUsage")
         print("first page load over the wire (overview):")
         wire_sizes(client, f"/p/{project.slug}/")
 
