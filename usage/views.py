@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from usage import charts, exports
@@ -73,13 +73,6 @@ def _render(request, template: str, context: dict, partials: tuple[str, ...] = (
     return render(request, template, context)
 
 
-def _upload_url(project: Project) -> str | None:
-    try:
-        return reverse("imports", args=[project.slug])
-    except NoReverseMatch:
-        return None
-
-
 def _base_context(request, project: Project, f: Filters, page_params: dict,
                   partial_params: tuple[str, ...] = ()) -> dict:
     has_any = DailyModelUsage.objects.filter(project=project).exists()
@@ -94,7 +87,7 @@ def _base_context(request, project: Project, f: Filters, page_params: dict,
         "dimensions": DIMENSIONS,
         "chips": f.chips(**page_params),
         "has_any_data": has_any,
-        "upload_url": _upload_url(project),
+        "upload_url": reverse("imports", args=[project.slug]),
         "api_base": request.build_absolute_uri("/").rstrip("/"),
         "export_params": f.query(**page_params),
         "nav_query": f.query() if f.params() else "",
