@@ -5,24 +5,10 @@ import io
 
 import pytest
 
-from tests.usage.dashboard_data import TODAY, seed
 from usage.exports import safe_cell
 
-
-@pytest.fixture(autouse=True)
-def today(monkeypatch):
-    import usage.filters
-    import usage.views
-
-    monkeypatch.setattr(usage.filters, "utc_today", lambda: TODAY)
-    monkeypatch.setattr(usage.views, "utc_today", lambda: TODAY)
-
-
-@pytest.fixture
-def data(project, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        seed(project)
-    return project
+# pages see TODAY as the current UTC day; `data` (tests/usage/conftest.py) seeds the figures
+pytestmark = pytest.mark.usefixtures("today")
 
 
 def rows(response) -> list[dict]:
