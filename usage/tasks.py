@@ -8,8 +8,11 @@ from usage.pricing_jobs import reprice
 
 @shared_task(name="usage.tasks.rollup_day", acks_late=True)
 def rollup_day(project_id: int, day: str, ledger: str) -> None:
+    from billing.tasks import check_project_budgets
+
     rollups.rollup_day(project_id=project_id, day=date.fromisoformat(day), ledger=ledger)
-    _after_rollup(project_id)
+    # Budgets are checked after each rollup (billing owns the check).
+    check_project_budgets.delay(project_id)
 
 
 @shared_task(name="usage.tasks.rollup_dirty")
@@ -28,11 +31,3 @@ def import_file(job_id: int) -> None:
 def reprice_unpriced() -> int:
     return reprice(only_unpriced=True)
 
-
-def _after_rollup(project_id: int) -> None:
-    """Budgets are checked after each rollup (billing owns the check)."""
-    try:
-        from billing.tasks import check_project_budgets
-    except ImportError:
-        return
-    check_project_budgets.delay(project_id)
