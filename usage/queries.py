@@ -132,9 +132,8 @@ def money(nano: int | None) -> str | None:
 def as_api(row: dict) -> dict:
     """Cost fields as decimal-dollar strings for the JSON API."""
     out = {k: v for k, v in row.items() if not k.endswith("_nano")}
-    for key in ("day",):
-        if isinstance(out.get(key), date):
-            out[key] = out[key].isoformat()
+    if isinstance(out.get("day"), date):
+        out["day"] = out["day"].isoformat()
     out["cost_usd"] = money(row["cost_nano"])
     out["cost_without_caching_usd"] = money(row["cost_no_cache_nano"])
     out["cost_without_batch_usd"] = money(row["cost_no_batch_nano"])
