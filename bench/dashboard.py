@@ -224,38 +224,43 @@ def roll_up(project) -> None:
 
 
 # --- the per-dimension rollup, bulk-built ---------------------------------------------------
-# rollup_day fills usage.models.DailyDimensionUsage day by day; for a year of bench data the
-# bench runs the same GROUP BY once over the whole project instead.
+# rollup_day fills usage.models.DimensionUsage day by day (single days, then the blocks of
+# 2…512 days holding the day); for a year of bench data the bench runs the single-day GROUP BY
+# once over the whole project, then usage.rollups.refresh_blocks over every day.
 
 DIMENSION_COLUMNS = ["feature", "end_user", "api_key"]
 
 
-def fill_dimension_rollup(model, project) -> None:
+def fill_dimension_rollup(project) -> None:
     from django.db import connection
 
-    from usage.models import DailyUsage
+    from usage.models import DailyUsage, DimensionUsage
     from usage.queries import METRICS
+    from usage.rollups import refresh_blocks
 
-    table = model._meta.db_table
-    with connection.schema_editor() as editor:
-        if table not in connection.introspection.table_names():
-            editor.create_model(model)
+    table = DimensionUsage._meta.db_table
     sums = ", ".join(f"SUM({m})" for m in METRICS)
     selects = " UNION ALL ".join(
-        f"SELECT project_id, day, ledger, '{c}', {c}, {sums} FROM {DailyUsage._meta.db_table} "
+        f"SELECT project_id, day, 1, ledger, '{c}', {c}, {sums} FROM {DailyUsage._meta.db_table} "
         f"WHERE project_id = %s GROUP BY project_id, day, ledger, {c}"
         for c in DIMENSION_COLUMNS
     )
     t0 = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE project_id = %s", [project.pk])
-        cursor.execute(f"INSERT INTO {table} (project_id, day, ledger, dimension, value, "
+        cursor.execute(f"INSERT INTO {table} (project_id, day, span, ledger, dimension, value, "
                        f"{', '.join(METRICS)}) {selects}", [project.pk] * len(DIMENSION_COLUMNS))
-        cursor.execute(f"CLUSTER {table} USING {model._meta.indexes[0].name}")
+    days = set(DimensionUsage.objects.filter(project=project, span=1).values_list("day", flat=True))
+    t1 = time.monotonic()
+    refresh_blocks(project_id=project.pk, ledger="metered", days=days)
+    t2 = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CLUSTER {table} USING {DimensionUsage._meta.indexes[0].name}")
         cursor.execute(f"ANALYZE {table}")
-    count = model.objects.filter(project=project).count()
-    print(f"  {project.slug}: DailyDimensionUsage {count:,} rows in {time.monotonic() - t0:.0f} s",
-          flush=True)
+    single = DimensionUsage.objects.filter(project=project, span=1).count()
+    count = DimensionUsage.objects.filter(project=project).count()
+    print(f"  {project.slug}: DimensionUsage {single:,} single-day rows in {t1 - t0:.0f} s, "
+          f"{count - single:,} block rows in {t2 - t1:.0f} s", flush=True)
 
 
 def prepare(n: int, rebuild: bool, cluster: bool = False):
@@ -334,14 +339,12 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     call_command("collectstatic", verbosity=0, interactive=False)
 
-    from usage.models import DailyDimensionUsage
-
     for n in [int(x) for x in args.sizes.split(",")]:
         project, user = prepare(n, args.rebuild, args.cluster)
         client = Client()
         client.force_login(user)
-        fill_dimension_rollup(DailyDimensionUsage, project)
-        run_pages(client, project, n, args.runs, "rollups: DailyModelUsage, DailyDimensionUsage, DailyUsage")
+        fill_dimension_rollup(project)
+        run_pages(client, project, n, args.runs, "rollups: DailyModelUsage, DimensionUsage, DailyUsage")
         print("first page load over the wire (overview):")
         wire_sizes(client, f"/p/{project.slug}/")
 

@@ -58,7 +58,7 @@ def scope_filters(budget: Budget) -> dict[str, str]:
 def daily_spend(budget: Budget, *, start: date, end: date) -> dict[date, int]:
     """Spend per day (nano-USD) in the budget's scope and ledger, from the rollups."""
     q = SpendQuery(project=budget.project, start=start, end=end, ledger=budget.ledger,
-                   filters=scope_filters(budget))
+                   group_by=["day"], filters=scope_filters(budget))
     qs, _ = rollup_queryset(q)
     return {row["day"]: int(row["cost"] or 0)
             for row in qs.values("day").annotate(cost=Sum("cost_nano")).order_by("day")}

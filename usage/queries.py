@@ -9,16 +9,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import BigIntegerField, F, Sum
+from django.db.models import BigIntegerField, F, Q, Sum
 from django.db.models.functions import Cast
 
 from billing.pricing import nano_to_usd
 from usage.models import (
     LEDGER_BILLED,
     LEDGER_METERED,
-    DailyDimensionUsage,
     DailyModelUsage,
     DailyUsage,
+    DimensionUsage,
     Project,
 )
 
@@ -68,21 +68,39 @@ def default_ledger(project: Project, start: date, end: date) -> str:
 
 
 # Grouping or filtering by exactly one of these (and at most by day besides) can read the
-# per-dimension rollup (day × ledger × one dimension).
+# per-dimension rollup (ledger × one dimension × day or block of days).
 SINGLE_DIMENSION = {"feature", "user", "api_key"}
 
 
+def _blocks_q(start: date, end: date) -> Q:
+    from usage.rollups import blocks
+
+    starts: dict[int, list[date]] = {}
+    for span, first in blocks(start, end):
+        starts.setdefault(span, []).append(first)
+    match = Q(pk__in=[])
+    for span, days in sorted(starts.items()):
+        match |= Q(span=span, day__in=days)
+    return match
+
+
 def rollup_queryset(q: SpendQuery):
+    """The rollup rows behind q, and the ledger. Group them by q.group_by only: without "day"
+    in it, a per-dimension query reads blocks of days, whose `day` is the block's first."""
     dims = set(q.group_by) | set(q.filters)
     ledger = q.ledger or default_ledger(q.project, q.start, q.end)
     single = dims - {"day"}
     if len(single) == 1 and single <= SINGLE_DIMENSION:
         # The detailed rollup grows with users × features × keys per day; this one only
-        # with the values of one dimension per day.
+        # with the values of one dimension per day. Per day when grouping by day, else the
+        # range as the fewest aligned blocks of days (usage.rollups.blocks).
         column = COLUMN[single.pop()]
-        qs = DailyDimensionUsage.objects.filter(
-            project=q.project, ledger=ledger, dimension=column, day__gte=q.start, day__lte=q.end
-        ).annotate(**{column: F("value")})
+        qs = DimensionUsage.objects.filter(project=q.project, ledger=ledger, dimension=column)
+        if "day" in dims:
+            qs = qs.filter(span=1, day__gte=q.start, day__lte=q.end)
+        else:
+            qs = qs.filter(_blocks_q(q.start, q.end))
+        qs = qs.annotate(**{column: F("value")})
         for value in q.filters.values():
             qs = qs.filter(value=value)
         return qs, ledger

@@ -1,4 +1,5 @@
-"""UsageRecord -> DailyUsage -> DailyModelUsage, a whole (project, day, ledger) at a time.
+"""UsageRecord -> DailyUsage -> DailyModelUsage and DimensionUsage, a whole (project, day,
+ledger) at a time, then the DimensionUsage blocks (4, 16, 64, 256 days) that hold the day.
 
 Delete and re-insert in one transaction with INSERT … SELECT … GROUP BY: idempotent, so a
 retried or duplicated task can never double-count. The project row is locked (FOR NO KEY
@@ -7,14 +8,14 @@ UPDATE) so that two workers recomputing the same project serialize instead of in
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import connection, transaction
 
 from usage.models import (
-    DailyDimensionUsage,
     DailyModelUsage,
     DailyUsage,
+    DimensionUsage,
     DirtyDay,
     Project,
     UsageRecord,
@@ -33,6 +34,7 @@ SUMS = [
     "cost_no_batch_nano",
     "reported_cost_nano",
 ]
+ALL_SUMS = SUMS + ["unpriced_requests", "unpriced_records"]
 
 
 def _detail_sql() -> str:
@@ -54,7 +56,7 @@ def _detail_sql() -> str:
 
 def _coarse_sql() -> str:
     coarse, daily = DailyModelUsage._meta.db_table, DailyUsage._meta.db_table
-    cols = SUMS + ["unpriced_requests", "unpriced_records"]
+    cols = ALL_SUMS
     sums = ", ".join(f"SUM({c})" for c in cols)
     return f"""
         INSERT INTO {coarse} (project_id, day, ledger, provider, model, {", ".join(cols)})
@@ -66,18 +68,70 @@ def _coarse_sql() -> str:
 
 
 def _dimension_sql() -> str:
-    table, daily = DailyDimensionUsage._meta.db_table, DailyUsage._meta.db_table
-    cols = SUMS + ["unpriced_requests", "unpriced_records"]
-    sums = ", ".join(f"SUM({c})" for c in cols)
+    table, daily = DimensionUsage._meta.db_table, DailyUsage._meta.db_table
+    sums = ", ".join(f"SUM({c})" for c in ALL_SUMS)
     selects = " UNION ALL ".join(
-        f"SELECT project_id, day, ledger, '{dim}', {dim}, {sums} FROM {daily} "
+        f"SELECT project_id, day, 1, ledger, '{dim}', {dim}, {sums} FROM {daily} "
         f"WHERE project_id = %s AND day = %s AND ledger = %s GROUP BY project_id, day, ledger, {dim}"
-        for dim in DailyDimensionUsage.DIMENSIONS
+        for dim in DimensionUsage.DIMENSIONS
     )
     return f"""
-        INSERT INTO {table} (project_id, day, ledger, dimension, value, {", ".join(cols)})
+        INSERT INTO {table} (project_id, day, span, ledger, dimension, value, {", ".join(ALL_SUMS)})
         {selects}
     """
+
+
+def _block_sql() -> str:
+    """One block from the blocks of the next smaller span (or days) that make it up."""
+    table = DimensionUsage._meta.db_table
+    sums = ", ".join(f"SUM({c})" for c in ALL_SUMS)
+    # naming the dimensions lets the (project, ledger, dimension, span, day) index serve
+    dimensions = ", ".join(f"'{d}'" for d in DimensionUsage.DIMENSIONS)
+    parts = ", ".join(["%s"] * DimensionUsage.SPAN_FACTOR)
+    return f"""
+        INSERT INTO {table} (project_id, day, span, ledger, dimension, value, {", ".join(ALL_SUMS)})
+        SELECT project_id, %s, %s, ledger, dimension, value, {sums}
+        FROM {table}
+        WHERE project_id = %s AND ledger = %s AND dimension IN ({dimensions}) AND span = %s
+            AND day IN ({parts})
+        GROUP BY project_id, ledger, dimension, value
+    """
+
+
+def block_start(day: date, span: int) -> date:
+    """The first day of the aligned block of `span` days holding `day`."""
+    return date.fromordinal(day.toordinal() - day.toordinal() % span)
+
+
+def blocks(start: date, end: date) -> list[tuple[int, date]]:
+    """[start, end] as aligned (span, first day) blocks, left to right, the largest block that
+    starts at each point and fits: at most 2 × (SPAN_FACTOR − 1) blocks of each span, plus
+    the blocks of the largest span in between."""
+    out = []
+    day = start
+    while day <= end:
+        span = next((s for s in reversed(DimensionUsage.SPANS)
+                     if day.toordinal() % s == 0 and day + timedelta(days=s - 1) <= end), 1)
+        out.append((span, day))
+        day += timedelta(days=span)
+    return out
+
+
+def refresh_blocks(*, project_id: int, ledger: str, days) -> None:
+    """Recompute, bottom-up, every block that holds one of `days` (whose single-day rows are
+    current). A block is summed from the SPAN_FACTOR smaller blocks that make it up, so a day
+    costs one INSERT … SELECT per span."""
+    days = set(days)
+    part = 1
+    with connection.cursor() as cursor:
+        for span in DimensionUsage.SPANS:
+            for first in sorted({block_start(day, span) for day in days}):
+                DimensionUsage.objects.filter(project_id=project_id, ledger=ledger,
+                                              dimension__in=DimensionUsage.DIMENSIONS,
+                                              span=span, day=first).delete()
+                parts = [first + timedelta(days=i * part) for i in range(span // part)]
+                cursor.execute(_block_sql(), [first, span, project_id, ledger, part, *parts])
+            part = span
 
 
 def rollup_day(*, project_id: int, day: date, ledger: str) -> None:
@@ -93,11 +147,12 @@ def rollup_day(*, project_id: int, day: date, ledger: str) -> None:
         params = [project_id, day, ledger]
         DailyUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
         DailyModelUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
-        DailyDimensionUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
+        DimensionUsage.objects.filter(project_id=project_id, day=day, span=1, ledger=ledger).delete()
         with connection.cursor() as cursor:
             cursor.execute(_detail_sql(), params)
             cursor.execute(_coarse_sql(), params)
-            cursor.execute(_dimension_sql(), params * len(DailyDimensionUsage.DIMENSIONS))
+            cursor.execute(_dimension_sql(), params * len(DimensionUsage.DIMENSIONS))
+        refresh_blocks(project_id=project_id, ledger=ledger, days=[day])
         clear_mark(project_id=project_id, day=day, ledger=ledger, seen=mark)
 
 

@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from billing.models import Budget
 from billing.pricing import usd_to_nano
-from usage.models import DailyDimensionUsage, DailyModelUsage, DailyUsage
+from usage.models import DailyModelUsage, DailyUsage, DimensionUsage
+from usage.rollups import refresh_blocks
 
 
 def at(day: date, hour: int = 12) -> datetime:
@@ -32,10 +33,11 @@ def add_spend(project, day: date, usd, *, ledger="metered", model="claude-sonnet
     DailyModelUsage.objects.create(**common)
     dims = {"feature": feature, "end_user": end_user, "api_key": api_key}
     for dimension, value in dims.items():
-        DailyDimensionUsage.objects.create(
+        DimensionUsage.objects.create(
             dimension=dimension, value=value,
             **{k: v for k, v in common.items() if k not in ("provider", "model")},
         )
+    refresh_blocks(project_id=project.pk, ledger=ledger, days=[day])
 
 
 def make_budget(project, **fields) -> Budget:

@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from usage.ingest import record_usage
-from usage.models import DailyDimensionUsage, DailyModelUsage, DailyUsage, DirtyDay, UsageRecord
+from usage.models import DailyModelUsage, DailyUsage, DimensionUsage, DirtyDay, UsageRecord
 from usage.queries import SpendQuery, spend
 from usage.records import Record
-from usage.rollups import clear_mark, rollup_all, rollup_day, rollup_dirty
+from usage.rollups import blocks, clear_mark, rollup_all, rollup_day, rollup_dirty
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 2)
@@ -52,10 +52,10 @@ def test_rollup_is_idempotent_and_sums_are_exact(project):
     assert sum(DailyModelUsage.objects.values_list("cost_nano", flat=True)) == expected
     # the per-dimension rollup holds every record once per dimension
     for dimension in ("feature", "end_user", "api_key"):
-        rows = DailyDimensionUsage.objects.filter(project=project, dimension=dimension)
+        rows = DimensionUsage.objects.filter(project=project, dimension=dimension, span=1)
         assert sum(rows.values_list("cost_nano", flat=True)) == expected
         assert sum(rows.values_list("requests", flat=True)) == 500
-    by_feature = dict(DailyDimensionUsage.objects.filter(dimension="feature").values_list("value", "cost_nano"))
+    by_feature = dict(DimensionUsage.objects.filter(dimension="feature", span=1).values_list("value", "cost_nano"))
     assert by_feature == {f: sum(UsageRecord.objects.filter(feature=f).values_list("cost_nano", flat=True))
                           for f in ("a", "b", "c")}
     _, total, _ = spend(SpendQuery(project=project, start=DAY, end=DAY))
@@ -68,7 +68,7 @@ def test_rollup_of_a_day_without_records_empties_it(project):
     UsageRecord.objects.all().delete()
     assert rollup_all(project_id=project.pk) == 1
     assert not DailyUsage.objects.exists() and not DailyModelUsage.objects.exists()
-    assert not DailyDimensionUsage.objects.exists()
+    assert not DimensionUsage.objects.exists()
 
 
 def test_a_newer_dirty_mark_survives_a_running_rollup(project):
@@ -100,3 +100,52 @@ def test_billed_and_metered_ledgers_never_mix(project, django_capture_on_commit_
     _, billed, _ = spend(SpendQuery(project=project, start=DAY, end=DAY, ledger="billed"))
     assert ledger == "metered" and metered["requests"] == 10
     assert billed["requests"] == 40 and billed["cost_nano"] == 150_000_000
+
+
+def test_blocks_cover_a_range_exactly_with_few_aligned_blocks():
+    rng = random.Random(3)
+    largest = DimensionUsage.SPANS[-1]
+    for _ in range(300):
+        start = date(2025, 1, 1) + timedelta(days=rng.randrange(800))
+        end = start + timedelta(days=rng.randrange(400))
+        parts = blocks(start, end)
+        covered = [first + timedelta(days=i) for span, first in parts for i in range(span)]
+        assert covered == [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        for span, first in parts:
+            assert span in [1, *DimensionUsage.SPANS]
+            assert first.toordinal() % span == 0
+        n = (end - start).days + 1
+        # at most 3 blocks of each smaller size on either side, whole 256-day blocks between
+        assert len(parts) <= 2 * 3 * len(DimensionUsage.SPANS) + n // largest
+    assert len(blocks(date(2026, 8, 26), date(2026, 11, 23))) <= 14  # the 90-day preset
+
+
+def test_breakdowns_over_blocks_equal_the_records(project):
+    """Ranges read as blocks of days (2…512) give exactly the per-record sums, after days
+    are rolled up in any order and one of them is rolled up again with new records."""
+    rng = random.Random(11)
+    days = sorted({date(2026, 6, 1) + timedelta(days=rng.randrange(150)) for _ in range(40)})
+    for i, day in enumerate(days):
+        record_usage(project=project, source="api", records=records(8, seed=100 + i, day=day))
+    for day in rng.sample(days, len(days)):
+        rollup_day(project_id=project.pk, day=day, ledger="metered")
+    record_usage(project=project, source="api", records=records(5, seed=999, day=days[3]))
+    rollup_day(project_id=project.pk, day=days[3], ledger="metered")
+    assert DimensionUsage.objects.filter(span__gt=1).exists()
+    for _ in range(25):
+        start = date(2026, 5, 20) + timedelta(days=rng.randrange(120))
+        end = start + timedelta(days=rng.randrange(90))
+        raw = UsageRecord.objects.filter(project=project, day__gte=start, day__lte=end)
+        expected = {}
+        for user, cost, requests in raw.values_list("end_user", "cost_nano", "requests"):
+            got = expected.setdefault(user, [0, 0])
+            got[0] += cost
+            got[1] += requests
+        rows, total, _ = spend(SpendQuery(project=project, start=start, end=end, ledger="metered",
+                                          group_by=["user"]))
+        assert {r["user"]: [r["cost_nano"], r["requests"]] for r in rows} == expected
+        assert total["cost_nano"] == sum(v[0] for v in expected.values())
+        user = "u3"
+        _, one, _ = spend(SpendQuery(project=project, start=start, end=end, ledger="metered",
+                                     filters={"user": user}))
+        assert one["cost_nano"] == expected.get(user, [0, 0])[0]
