@@ -367,6 +367,7 @@ def run_pages(client, project, n: int, runs: int, label: str) -> None:
         ("breakdown by user", base + "breakdown/?by=user"),
         ("tokens & caching", base + "tokens/"),
         ("records (page 1)", base + "records/"),
+        ("reconcile", base + "reconcile/"),
     ]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\n{project.slug} ({n:,} records), {label}: server-side render, {runs} runs each "

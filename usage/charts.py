@@ -209,3 +209,15 @@ def ranked_bars(rows: list[dict], *, key: str, value: str = "cost_nano", top: in
                    "gridcolor": "rgba(0,0,0,0)"},
         ),
     }
+
+
+def reconcile_daily(days: list[dict]) -> dict:
+    """Metered next to billed cost per day (the compared cells only)."""
+    x = [d["day"].isoformat() for d in days]
+    data = [
+        {"type": "bar", "name": name, "x": x, "y": [_dollars(d[key]) for d in days],
+         "marker": {"color": color}, "hovertemplate": "%{y:$,.2f}<extra>" + name + "</extra>"}
+        for name, key, color in [("Metered (app)", "metered_nano", PALETTE[0]),
+                                 ("Billed (console)", "billed_nano", PALETTE[3])]
+    ]
+    return {"data": data, "layout": layout(barmode="group", bargap=0.2)}

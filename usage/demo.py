@@ -8,7 +8,8 @@ Workloads (shaped like real ones):
 - support chat on gpt-4o-mini (OpenAI cached prompt tokens), escalating to gpt-5 (reasoning);
 - a weekly research job on Sonnet 4.5 past 200K prompt tokens (long-context rates).
 The billed ledger carries what the Anthropic Console would export for the same usage (per
-day × model × key), a little off from the metered numbers, as real ones are.
+day × model × key), a little off from the metered numbers, as real ones are, plus the odd
+day of Console Workbench use that the app never saw.
 """
 
 from __future__ import annotations
@@ -118,6 +119,16 @@ def _billed(day: date, metered: list[Record], rng: random.Random) -> list[Record
             input_tokens=int(g["input_tokens"] * drift), output_tokens=int(g["output_tokens"] * drift),
             cache_read_tokens=g["cache_read_tokens"], cache_write_5m_tokens=g["cache_write_5m_tokens"],
             cache_write_1h_tokens=g["cache_write_1h_tokens"],
+            metadata={"workspace": "Default"},
+        ))
+    if day.toordinal() % 9 == 0:
+        # Someone tries prompts in the Console's Workbench now and then: billed, never
+        # metered by the app (the Reconcile page flags those days).
+        out.append(Record(
+            external_id=f"{day.isoformat()}|workbench", timestamp=datetime.combine(day, time(0), tzinfo=UTC),
+            model="claude-sonnet-4-5", provider="anthropic", ledger=LEDGER_BILLED, api_key="workbench",
+            requests=rng.randrange(8, 30), input_tokens=rng.randrange(150_000, 400_000),
+            output_tokens=rng.randrange(20_000, 60_000), long_context=False,
             metadata={"workspace": "Default"},
         ))
     return out

@@ -94,3 +94,21 @@ def records_csv(qs, *, zone, filename: str) -> StreamingHttpResponse:
         for r in qs.values(*fields).iterator(chunk_size=2000)
     )
     return csv_response(header, body, filename=filename)
+
+
+def reconcile_csv(cells, *, filename: str) -> StreamingHttpResponse:
+    """Every (day, provider, model) cell of a usage.reconcile.Reconciliation."""
+    header = ["day_utc", "provider", "model", "metered_cost_usd", "billed_cost_usd",
+              "difference_usd", "difference_share", "billed_reported_cost_usd",
+              "metered_requests", "metered_tokens", "billed_tokens", "status"]
+    body = (
+        [c.day.isoformat(), c.provider, c.model,
+         _cost(c.metered.cost_nano) if c.metered else "", _cost(c.billed.cost_nano) if c.billed else "",
+         _cost(c.diff_nano),
+         "" if c.diff_share is None else round(Decimal(c.diff_nano) / c.billed.cost_nano, 4),
+         _cost(c.billed.reported_cost_nano) if c.billed and c.billed.reported_cost_nano else "",
+         c.metered.requests if c.metered else "", c.metered.tokens if c.metered else "",
+         c.billed.tokens if c.billed else "", c.status]
+        for c in cells
+    )
+    return csv_response(header, body, filename=filename)

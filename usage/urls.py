@@ -11,5 +11,6 @@ urlpatterns = [
     path("p/<slug:slug>/breakdown/", views.breakdown, name="breakdown"),
     path("p/<slug:slug>/tokens/", views.tokens, name="tokens"),
     path("p/<slug:slug>/records/", views.records, name="records"),
+    path("p/<slug:slug>/reconcile/", views.reconcile_page, name="reconcile"),
     path("p/<slug:slug>/export/<slug:table>.csv", views.export, name="export"),
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from usage import charts, exports
+from usage import reconcile as rec
 from usage.filters import DIMENSIONS, LEDGERS, RANGES, Filters, utc_today
 from usage.models import DailyModelUsage, Project, UsageRecord
 from usage.projects import create_key, projects_for, revoke_key, user_can_see
@@ -329,6 +331,50 @@ def tokens(request, slug: str):
     return _render(request, "usage/tokens.html", context)
 
 
+RECONCILE_DIMS = ("provider", "model")
+FLAGGED_ROWS = 100
+
+
+def _reconcile_inputs(request, project: Project) -> tuple[Filters, str, rec.Reconciliation]:
+    """Both ledgers side by side: only the range, provider and model filters apply."""
+    f = Filters.from_request(request, project)
+    f = replace(f, ledger_given=False, dims={k: v for k, v in f.dims.items() if k in RECONCILE_DIMS})
+    tol = _choice(request.GET.get("tol"), rec.TOLERANCES, rec.DEFAULT_TOLERANCE)
+    result = rec.reconcile(project, start=f.start, end=f.end, provider=f.dims.get("provider"),
+                           model=f.dims.get("model"), tolerance_bp=rec.TOLERANCES[tol])
+    return f, tol, result
+
+
+def reconcile_page(request, slug: str):
+    project = project_for_user(request, slug)
+    f, tol, result = _reconcile_inputs(request, project)
+    page_params = {"tol": tol if tol != rec.DEFAULT_TOLERANCE else None}
+    flagged = sorted(result.flagged, key=lambda c: (-abs(c.diff_nano), c.day, c.model))
+    rows = []
+    for cell in flagged[:FLAGGED_ROWS]:
+        cell_filters = f.with_dim("model", cell.model)
+        rows.append({
+            "cell": cell,
+            "metered_query": cell_filters.query(ledger="metered", day=cell.day.isoformat()),
+            "billed_query": cell_filters.query(ledger="billed", day=cell.day.isoformat()),
+        })
+    for group in result.models:
+        group.filter_query = f.with_dim("provider", group.provider).with_dim("model", group.model).query(**page_params)
+    context = {
+        **_base_context(request, project, f, page_params, partial_params=("tol",)),
+        **_options(project, f),
+        "reconcile": True,
+        "result": result,
+        "flagged_rows": rows,
+        "flagged_count": len(flagged),
+        "tol": tol,
+        "tol_links": {name: f.query(tol=name if name != rec.DEFAULT_TOLERANCE else None)
+                      for name in rec.TOLERANCES},
+        "fig_reconcile": charts.reconcile_daily(result.days),
+    }
+    return _render(request, "usage/reconcile.html", context)
+
+
 def records_queryset(project: Project, f: Filters, request):
     qs = UsageRecord.objects.filter(project=project, ledger=f.ledger)
     day = request.GET.get("day", "")
@@ -403,6 +449,9 @@ def export(request, slug: str, table: str):
     if table == "features":
         rows = with_shares(ranked(f.spend_query(project, group_by=["feature"])))
         return exports.breakdown_csv(rows, by="feature", filename=f"{project.slug}-feature-{f.start}-{f.end}.csv")
+    if table == "reconcile":
+        _, _, result = _reconcile_inputs(request, project)
+        return exports.reconcile_csv(result.cells, filename=f"{project.slug}-reconcile-{f.start}-{f.end}.csv")
     if table == "records":
         qs, _ = records_queryset(project, f, request)
         return exports.records_csv(qs, zone=_zone(project.timezone),

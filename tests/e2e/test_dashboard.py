@@ -157,7 +157,7 @@ def test_phone_width_has_no_horizontal_page_scroll(browser, live_server, user, d
     page.fill("input[name=password]", "pw-alice-123")
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
-    for path in ["", "breakdown/", "tokens/", "records/"]:
+    for path in ["", "breakdown/", "tokens/", "records/", "reconcile/"]:
         page.goto(f"/p/{data.slug}/{path}")
         page.wait_for_load_state("networkidle")
         width = page.evaluate("document.documentElement.scrollWidth")
@@ -189,3 +189,25 @@ def test_clicking_anywhere_on_a_row_filters_by_it(logged_in_page, data):
     page.locator("[data-testid=breakdown-table] tbody tr", has_text="user-1").locator("td.num").nth(2).click()
     page.wait_for_url("**user=user-1**")
     assert "End user: user-1" in summary(page)
+
+
+def test_reconcile_tolerance_swaps_without_reload_and_exports(logged_in_page, project, transactional_db):
+    from tests.usage.test_reconcile import seed
+
+    seed(project)  # hand-computed metered vs billed cells, Nov 1–4, 2026
+    page = logged_in_page
+    page.goto(f"/p/{project.slug}/reconcile/?range=custom&start=2026-11-01&end=2026-11-04")
+    chart_drawn(page, "[data-figure=fig-reconcile]")
+    assert page.locator("[data-testid=rec-flagged]").inner_text() == "3"
+    assert page.locator("[data-testid=rec-flagged-table] tbody tr").count() == 3
+    page.evaluate("window.__noReload = 7")
+    page.click("nav.seg[aria-label=Tolerance] >> text=±2 %")
+    page.wait_for_url("**tol=2**")
+    page.wait_for_function("() => document.querySelector('[data-testid=rec-flagged]').innerText === '2'")
+    assert page.evaluate("window.__noReload") == 7
+    with page.expect_download() as download:
+        page.click("[data-testid=export-reconcile]")
+    rows = read_csv(download)
+    assert len(rows) == 7
+    # the export follows the page's tolerance (±2 %: the −1.96 % day matches)
+    assert sorted(r["status"] for r in rows if r["day_utc"] == "2026-11-02") == ["match", "missing from billed"]

@@ -62,10 +62,10 @@ def pct(value, decimals: int = 1) -> str:
 
 
 @register.filter
-def signed_pct(value) -> str:
+def signed_pct(value, decimals: int = 0) -> str:
     if value is None or value == "":
         return "—"
-    return f"{float(value) * 100:+.0f}%"
+    return f"{float(value) * 100:+.{int(decimals)}f}%"
 
 
 @register.filter
