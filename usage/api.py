@@ -11,6 +11,8 @@ from ninja.errors import HttpError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from costwatch.auth import ingest_key, key_or_session, project_for
+from usage import reconcile
+from usage.filters import MAX_DAYS
 from usage.ingest import record_usage
 from usage.queries import DIMENSIONS, SpendQuery, as_api, money, spend
 from usage.records import Record, UsageFormatError, guess_provider, normalize_usage
@@ -235,4 +237,62 @@ def get_spend(request, params: Query[SpendParams]):
         "group_by": group_by,
         "rows": [as_api(r) for r in rows],
         "total": as_api(total),
+    }
+
+
+class ReconcileParams(Schema):
+    start: date
+    end: date
+    project: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    tolerance: str = reconcile.DEFAULT_TOLERANCE
+
+
+def _side_api(side) -> dict | None:
+    if side is None:
+        return None
+    return {"cost_usd": money(side.cost_nano), "requests": side.requests, "tokens": side.tokens,
+            "reported_cost_usd": money(side.reported_cost_nano) if side.reported_cost_nano else None}
+
+
+@router.get("/reconcile", auth=key_or_session, summary="Metered vs billed per day × provider × model")
+def get_reconcile(request, params: Query[ReconcileParams]):
+    """Both ledgers side by side (what the Reconcile page shows): every (UTC day, provider,
+    model) cell with its status (`match`, `differs`, `missing from billed`, `not metered`,
+    and, never flagged, `not billed yet`, `no billed data`, `provider not metered`), the
+    compared totals and each provider's coverage. `tolerance`: percent, one of 0.5, 1, 2, 5."""
+    project = project_for(request, params.project)
+    if params.tolerance not in reconcile.TOLERANCES:
+        raise HttpError(400, f"tolerance: expected one of {', '.join(reconcile.TOLERANCES)} (percent)")
+    if params.end < params.start:
+        raise HttpError(400, "end: before start")
+    if (params.end - params.start).days >= MAX_DAYS:
+        raise HttpError(400, f"end: at most {MAX_DAYS} days after start")
+    result = reconcile.reconcile(project, start=params.start, end=params.end, provider=params.provider,
+                                 model=params.model, tolerance_bp=reconcile.TOLERANCES[params.tolerance])
+    return {
+        "project": project.slug,
+        "start": params.start.isoformat(),
+        "end": params.end.isoformat(),
+        "tolerance_percent": params.tolerance,
+        "total": {
+            "metered_cost_usd": money(result.total.metered.cost_nano),
+            "billed_cost_usd": money(result.total.billed.cost_nano),
+            "difference_usd": money(result.total.diff_nano),
+            "cells": result.total.cells,
+            "flagged": result.total.flagged,
+        },
+        "providers": [
+            {"provider": p.provider, "metered_days": p.metered_days, "billed_days": p.billed_days,
+             "billed_through": p.last_billed.isoformat() if p.last_billed else None,
+             "metered_cost_usd": money(p.metered_nano), "billed_cost_usd": money(p.billed_nano)}
+            for p in result.providers
+        ],
+        "cells": [
+            {"day": c.day.isoformat(), "provider": c.provider, "model": c.model,
+             "metered": _side_api(c.metered), "billed": _side_api(c.billed),
+             "difference_usd": money(c.diff_nano), "status": c.status, "flagged": c.flagged}
+            for c in result.cells
+        ],
     }

@@ -149,3 +149,22 @@ def test_reconcile_is_project_scoped_and_needs_login(client, rec_project, django
     client.force_login(other)
     assert client.get("/p/acme/reconcile/").status_code == 404
     assert client.get("/p/acme/export/reconcile.csv").status_code == 404
+
+
+def test_api_returns_the_same_cells(api_client, rec_project):
+    r = api_client.get("/api/v1/reconcile", {"start": "2026-11-01", "end": "2026-11-04"})
+    assert r.status_code == 200
+    body = r.json()
+    # decimal strings to the nano-dollar, as in /api/v1/spend
+    assert body["total"] == {"metered_cost_usd": "7.100000000", "billed_cost_usd": "7.665000000",
+                             "difference_usd": "-0.565000000", "cells": 5, "flagged": 3}
+    cell = next(c for c in body["cells"] if c["day"] == "2026-11-02" and c["model"] == SONNET)
+    assert cell["status"] == DIFFERS and cell["flagged"] is True
+    assert cell["metered"]["cost_usd"] == "3.000000000" and cell["billed"]["cost_usd"] == "3.060000000"
+    assert cell["difference_usd"] == "-0.060000000"
+    assert {p["provider"]: p["billed_through"] for p in body["providers"]} == {
+        "anthropic": "2026-11-03", "openai": None}
+    loose = api_client.get("/api/v1/reconcile", {"start": "2026-11-01", "end": "2026-11-04", "tolerance": "2"})
+    assert loose.json()["total"]["flagged"] == 2
+    bad = api_client.get("/api/v1/reconcile", {"start": "2026-11-01", "end": "2026-11-04", "tolerance": "3"})
+    assert bad.status_code == 400 and "tolerance" in bad.json()["detail"]
