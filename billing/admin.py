@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from billing.forms import WebhookURLAdminForm
 from billing.models import AlertEvent, Budget, DigestSent, ModelAlias, ModelPrice
 from usage.tasks import reprice_unpriced
 
@@ -32,11 +33,13 @@ class ModelAliasAdmin(admin.ModelAdmin):
 
 @admin.register(Budget)
 class BudgetAdmin(admin.ModelAdmin):
+    form = WebhookURLAdminForm
     list_display = ["name", "project", "scope", "scope_value", "period", "amount_usd"]
 
 
 @admin.register(AlertEvent)
 class AlertEventAdmin(admin.ModelAdmin):
+    form = WebhookURLAdminForm
     list_display = ["budget", "period_start", "threshold", "fired_at", "sent_at", "webhook_sent_at",
                     "attempts", "last_error"]
     list_filter = ["period_start"]

@@ -42,7 +42,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import budgets
+from billing import budgets, webhooks
 from billing.models import AlertEvent, Budget
 from billing.pricing import nano_to_usd
 
@@ -286,11 +286,13 @@ def send_email(message: Message, to: list[str], *, connection=None) -> None:
 
 
 def post_webhook(url: str, body: dict) -> None:
+    """POST body as JSON. webhooks.urlopen checks the URL again, as it connects (DNS may
+    have changed since the URL was saved), and follows no redirect."""
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), method="POST",
         headers={"Content-Type": "application/json", "User-Agent": "costwatch"},
     )
-    with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310
+    with webhooks.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:
         if not 200 <= response.status < 300:
             raise DeliveryFailed(f"HTTP {response.status}")
 

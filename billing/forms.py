@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from billing.models import DEFAULT_THRESHOLDS, Budget
+from billing.webhooks import WebhookURLRefused, check_url
 from usage.models import Project
 
 MAX_THRESHOLD = 1000
@@ -29,6 +30,23 @@ def clean_addresses(raw: str) -> str:
     if bad:
         raise ValidationError(f"Not a valid e-mail address: {', '.join(bad)}")
     return ", ".join(dict.fromkeys(addresses))
+
+
+def clean_webhook_url(url: str) -> str:
+    """Empty, or a URL the server may POST to (billing.webhooks.check_url)."""
+    if url:
+        try:
+            check_url(url)
+        except WebhookURLRefused as exc:
+            raise ValidationError(str(exc)) from None
+    return url
+
+
+class WebhookURLAdminForm(forms.ModelForm):
+    """The admin's form for models with a webhook_url: the same check as BudgetForm."""
+
+    def clean_webhook_url(self) -> str:
+        return clean_webhook_url(self.cleaned_data.get("webhook_url"))
 
 
 class BudgetForm(forms.ModelForm):
@@ -76,6 +94,9 @@ class BudgetForm(forms.ModelForm):
 
     def clean_recipients(self) -> str:
         return clean_addresses(self.cleaned_data.get("recipients"))
+
+    def clean_webhook_url(self) -> str:
+        return clean_webhook_url(self.cleaned_data.get("webhook_url"))
 
     def clean(self):
         data = super().clean()

@@ -152,6 +152,10 @@ EMAIL_BACKEND = (
 )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "costwatch <costwatch@localhost>")
 
+# Webhooks are POSTed by the server: by default only to public addresses (billing.webhooks).
+# 1 = also loopback, private and link-local ones, for a receiver inside your network.
+COSTWATCH_WEBHOOK_ALLOW_PRIVATE = env_bool("COSTWATCH_WEBHOOK_ALLOW_PRIVATE", False)
+
 # Celery: no broker configured -> tasks run eagerly in-process.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

@@ -170,6 +170,7 @@ def test_inactive_budget_never_fires(project, inbox):
 
 def test_webhook_receives_the_documented_json(project, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.COSTWATCH_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on 127.0.0.1
     with webhook_server() as (url, received):
         budget = make_budget(project, amount_usd=Decimal("100"), recipients="", webhook_url=url,
                              scope="model", scope_value="claude-sonnet-4-5")
@@ -193,7 +194,8 @@ def test_webhook_receives_the_documented_json(project, settings):
     assert event.webhook_sent_at is not None and event.attempts == 1
 
 
-def test_a_failing_webhook_is_recorded_and_does_not_resend_the_email(project, inbox):
+def test_a_failing_webhook_is_recorded_and_does_not_resend_the_email(project, inbox, settings):
+    settings.COSTWATCH_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on 127.0.0.1
     with webhook_server(status=500) as (url, received):
         make_budget(project, amount_usd=Decimal("100"), webhook_url=url)
         add_spend(project, NOV, "55")

@@ -102,16 +102,27 @@ def use_smtp(settings, port: int) -> None:
 
 
 @contextmanager
-def webhook_server(status: int = 200):
-    """A real HTTP server on 127.0.0.1 recording the JSON bodies POSTed to it."""
+def webhook_server(status: int = 200, location: str = ""):
+    """A real HTTP server on 127.0.0.1 recording the requests sent to it (with the JSON
+    bodies POSTed); answering with a Location header when given one."""
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             length = int(self.headers["Content-Length"])
-            received.append({"json": json.loads(self.rfile.read(length)),
-                             "content_type": self.headers["Content-Type"], "path": self.path})
+            received.append({"method": "POST", "json": json.loads(self.rfile.read(length)),
+                             "content_type": self.headers["Content-Type"], "path": self.path,
+                             "host": self.headers["Host"]})
+            self.answer()
+
+        def do_GET(self):  # where a followed redirect would arrive
+            received.append({"method": "GET", "path": self.path, "host": self.headers["Host"]})
+            self.answer()
+
+        def answer(self):
             self.send_response(status)
+            if location:
+                self.send_header("Location", location)
             self.end_headers()
             self.wfile.write(b"ok")
 
