@@ -93,7 +93,7 @@ def rollup_queryset(q: SpendQuery):
     if len(single) == 1 and single <= SINGLE_DIMENSION:
         # The detailed rollup grows with users × features × keys per day; this one only
         # with the values of one dimension per day. Per day when grouping by day, else the
-        # range as the fewest aligned blocks of days (usage.rollups.blocks).
+        # range as a few aligned blocks of days (usage.rollups.blocks).
         column = COLUMN[single.pop()]
         qs = DimensionUsage.objects.filter(project=q.project, ledger=ledger, dimension=column)
         if "day" in dims:

@@ -98,6 +98,12 @@ def _block_sql() -> str:
     """
 
 
+def _dimension_rows(project_id: int, ledger: str):
+    # naming the dimensions lets the (project, ledger, dimension, span, day) index serve
+    return DimensionUsage.objects.filter(project_id=project_id, ledger=ledger,
+                                         dimension__in=DimensionUsage.DIMENSIONS)
+
+
 def block_start(day: date, span: int) -> date:
     """The first day of the aligned block of `span` days holding `day`."""
     return date.fromordinal(day.toordinal() - day.toordinal() % span)
@@ -126,9 +132,7 @@ def refresh_blocks(*, project_id: int, ledger: str, days) -> None:
     with connection.cursor() as cursor:
         for span in DimensionUsage.SPANS:
             for first in sorted({block_start(day, span) for day in days}):
-                DimensionUsage.objects.filter(project_id=project_id, ledger=ledger,
-                                              dimension__in=DimensionUsage.DIMENSIONS,
-                                              span=span, day=first).delete()
+                _dimension_rows(project_id, ledger).filter(span=span, day=first).delete()
                 parts = [first + timedelta(days=i * part) for i in range(span // part)]
                 cursor.execute(_block_sql(), [first, span, project_id, ledger, part, *parts])
             part = span
@@ -147,7 +151,7 @@ def rollup_day(*, project_id: int, day: date, ledger: str) -> None:
         params = [project_id, day, ledger]
         DailyUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
         DailyModelUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
-        DimensionUsage.objects.filter(project_id=project_id, day=day, span=1, ledger=ledger).delete()
+        _dimension_rows(project_id, ledger).filter(day=day, span=1).delete()
         with connection.cursor() as cursor:
             cursor.execute(_detail_sql(), params)
             cursor.execute(_coarse_sql(), params)
