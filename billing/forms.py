@@ -45,6 +45,8 @@ def clean_webhook_url(url: str) -> str:
 class WebhookURLAdminForm(forms.ModelForm):
     """The admin's form for models with a webhook_url: the same check as BudgetForm."""
 
+    webhook_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
+
     def clean_webhook_url(self) -> str:
         return clean_webhook_url(self.cleaned_data.get("webhook_url"))
 
