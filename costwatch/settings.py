@@ -7,6 +7,8 @@ import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
+from costwatch.email_url import parse_email_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -138,18 +140,29 @@ INGEST_MAX_EVENTS = 10_000
 IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 200 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# E-mail: console unless an SMTP host is configured.
+# E-mail: console unless an SMTP host is configured, by EMAIL_URL (costwatch.email_url) or
+# by the separate EMAIL_* variables.
 EMAIL_HOST = env_str("EMAIL_HOST", "")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend"
 )
+if env_str("EMAIL_URL"):
+    _email = parse_email_url(env_str("EMAIL_URL"))
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email.get("EMAIL_HOST", EMAIL_HOST)
+    EMAIL_PORT = _email.get("EMAIL_PORT", EMAIL_PORT)
+    EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", EMAIL_HOST_USER)
+    EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", EMAIL_HOST_PASSWORD)
+    EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", EMAIL_USE_TLS)
+    EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", EMAIL_USE_SSL)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "costwatch <costwatch@localhost>")
 
 # Webhooks are POSTed by the server: by default only to public addresses (billing.webhooks).
