@@ -30,6 +30,17 @@ def totals(project):
     return [(r["day"], r["model"], r["feature"], r["requests"], r["cost_nano"]) for r in rows], total["cost_nano"]
 
 
+def assert_blocks_match_records(project):
+    """A two-month breakdown by feature reads blocks of 4/16 days (usage.rollups.blocks):
+    after rollups by the worker or by racing threads they still equal the records."""
+    from django.db.models import Sum
+
+    rows, _, _ = spend(SpendQuery(project=project, start=date(2026, 10, 1), end=date(2026, 11, 30),
+                                  group_by=["feature"]))
+    expected = dict(project.records.values_list("feature").annotate(Sum("cost_nano")).order_by())
+    assert {r["feature"]: r["cost_nano"] for r in rows} == expected
+
+
 def test_worker_rollups_match_the_eager_path(celery_worker_factory):
     eager = Project.objects.create(slug="eager", name="eager")
     queued = Project.objects.create(slug="queued", name="queued")
@@ -48,6 +59,7 @@ def test_worker_rollups_match_the_eager_path(celery_worker_factory):
     queued_rows, queued_total = totals(queued)
     assert queued_total == eager_total > 0
     assert queued_rows == eager_rows
+    assert_blocks_match_records(queued)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -81,3 +93,4 @@ def test_concurrent_ingest_and_rollups_do_not_deadlock():
     _, total = totals(project)
     assert sum(r[3] for r in totals(project)[0]) == 4 * 3 * 300
     assert total > 0 and not DirtyDay.objects.filter(project=project).exists()
+    assert_blocks_match_records(project)
