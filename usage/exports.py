@@ -105,7 +105,7 @@ def reconcile_csv(cells, *, filename: str) -> StreamingHttpResponse:
         [c.day.isoformat(), c.provider, c.model,
          _cost(c.metered.cost_nano) if c.metered else "", _cost(c.billed.cost_nano) if c.billed else "",
          _cost(c.diff_nano),
-         "" if c.diff_share is None else round(Decimal(c.diff_nano) / c.billed.cost_nano, 4),
+         "" if c.diff_share is None else round(c.diff_share, 4),
          _cost(c.billed.reported_cost_nano) if c.billed and c.billed.reported_cost_nano else "",
          c.metered.requests if c.metered else "", c.metered.tokens if c.metered else "",
          c.billed.tokens if c.billed else "", c.status]

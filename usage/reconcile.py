@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from django.db.models import BigIntegerField, Sum
 from django.db.models.functions import Cast
@@ -68,11 +69,11 @@ class Cell:
         return (self.metered.cost_nano if self.metered else 0) - (self.billed.cost_nano if self.billed else 0)
 
     @property
-    def diff_share(self) -> float | None:
+    def diff_share(self) -> Decimal | None:
         """The gap as a share of the billed cost (None when nothing was billed)."""
         if not self.billed or not self.billed.cost_nano:
             return None
-        return self.diff_nano / self.billed.cost_nano
+        return Decimal(self.diff_nano) / self.billed.cost_nano
 
     @property
     def flagged(self) -> bool:
@@ -95,8 +96,8 @@ class Group:
         return self.metered.cost_nano - self.billed.cost_nano
 
     @property
-    def diff_share(self) -> float | None:
-        return self.diff_nano / self.billed.cost_nano if self.billed.cost_nano else None
+    def diff_share(self) -> Decimal | None:
+        return Decimal(self.diff_nano) / self.billed.cost_nano if self.billed.cost_nano else None
 
 
 @dataclass
