@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import template
 
 from billing.pricing import NANO_PER_USD
+from usage.charts import label
 
 register = template.Library()
 
@@ -70,11 +71,8 @@ def signed_pct(value, decimals: int = 0) -> str:
 
 @register.filter
 def dimlabel(value) -> str:
-    if value is True:
-        return "batch"
-    if value is False:
-        return "interactive"
-    return str(value) if value not in (None, "") else "(none)"
+    """A dimension value as charts name it: batch / interactive, "(none)" for empty."""
+    return label(value)
 
 
 @register.filter
