@@ -217,11 +217,8 @@ def roll_up(project) -> None:
 
 # --- the per-dimension rollup, bulk-built ---------------------------------------------------
 # rollup_day fills usage.models.DimensionUsage day by day (single days, then the blocks of
-# 2…512 days holding the day); for a year of bench data the bench runs the single-day GROUP BY
+# 4…256 days holding the day); for a year of bench data the bench runs its single-day SQL
 # once over the whole project, then usage.rollups.refresh_blocks over every day.
-
-DIMENSION_COLUMNS = ["feature", "end_user", "api_key"]
-
 
 def time_rollup_day(project) -> None:
     """rollup_day on three recent days (it is idempotent), with every rollup table filled."""
@@ -241,25 +238,21 @@ def time_rollup_day(project) -> None:
 def fill_dimension_rollup(project) -> None:
     from django.db import connection
 
-    from usage.models import DailyUsage, DimensionUsage
-    from usage.queries import METRICS
-    from usage.rollups import refresh_blocks
+    from usage import rollups
+    from usage.models import DimensionUsage
 
     table = DimensionUsage._meta.db_table
-    sums = ", ".join(f"SUM({m})" for m in METRICS)
-    selects = " UNION ALL ".join(
-        f"SELECT project_id, day, 1, ledger, '{c}', {c}, {sums} FROM {DailyUsage._meta.db_table} "
-        f"WHERE project_id = %s GROUP BY project_id, day, ledger, {c}"
-        for c in DIMENSION_COLUMNS
-    )
+    one_day = "WHERE project_id = %s AND day = %s AND ledger = %s"
+    sql = rollups._dimension_sql()
+    assert one_day in sql, "usage.rollups SQL changed shape"
     t0 = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE project_id = %s", [project.pk])
-        cursor.execute(f"INSERT INTO {table} (project_id, day, span, ledger, dimension, value, "
-                       f"{', '.join(METRICS)}) {selects}", [project.pk] * len(DIMENSION_COLUMNS))
+        cursor.execute(sql.replace(one_day, "WHERE project_id = %s AND ledger = %s"),
+                       [project.pk, "metered"] * len(DimensionUsage.DIMENSIONS))
     days = set(DimensionUsage.objects.filter(project=project, span=1).values_list("day", flat=True))
     t1 = time.monotonic()
-    refresh_blocks(project_id=project.pk, ledger="metered", days=days)
+    rollups.refresh_blocks(project_id=project.pk, ledger="metered", days=days)
     t2 = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute(f"CLUSTER {table} USING {DimensionUsage._meta.indexes[0].name}")
