@@ -21,6 +21,7 @@ from usage.models import (
     DimensionUsage,
     Project,
 )
+from usage.rollups import blocks
 
 DIMENSIONS = ["day", "model", "provider", "feature", "user", "api_key", "batch"]
 # API / URL names -> rollup column names
@@ -73,8 +74,6 @@ SINGLE_DIMENSION = {"feature", "user", "api_key"}
 
 
 def _blocks_q(start: date, end: date) -> Q:
-    from usage.rollups import blocks
-
     starts: dict[int, list[date]] = {}
     for span, first in blocks(start, end):
         starts.setdefault(span, []).append(first)
