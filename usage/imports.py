@@ -24,10 +24,11 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from usage import billed
 from usage.importers import REGISTRY, detect, expand
 from usage.importers.base import ImportFormatError, InputFile, ParseStats
 from usage.ingest import record_usage
-from usage.models import ImportJob, Project
+from usage.models import LEDGER_BILLED, ImportJob, Project
 
 
 class ImportFailed(Exception):
@@ -54,6 +55,7 @@ class ImportSummary:
     cost_nano: int = 0  # net cost added (new rows minus the rows they replaced)
     first_day: date | None = None
     last_day: date | None = None
+    notes: list[str] = field(default_factory=list)  # what was restated, usage.billed.describe
 
 
 def input_files(paths: Iterable[str | Path]) -> list[InputFile]:
@@ -101,33 +103,51 @@ def run_import(
     project: Project,
     paths: Iterable[str | Path],
     format: str = "auto",
+    formats: list[str] | None = None,
     user=None,
     job: ImportJob | None = None,
 ) -> ImportSummary:
-    """Import files into `project`. Raises ImportFailed (the job, if any, is marked failed
-    with the same message) and then nothing of the run is stored."""
-    if job is not None:
-        ImportJob.objects.filter(pk=job.pk).update(status="running", error="")
+    """Import files into `project`. Raises ImportFailed (the job is marked failed with the
+    same message) and then nothing of the run is stored. `formats`: one per path, instead
+    of `format` for all. Without a job, one is created: billed rows are told apart by the
+    import that stated them (usage.billed)."""
+    paths = list(paths)
+    watched = job  # a caller's job shows progress; one created here has no watcher
+    if job is None:
+        job = ImportJob.objects.create(project=project, created_by=user,
+                                       file_name=", ".join(Path(p).name for p in paths)[:255])
+    ImportJob.objects.filter(pk=job.pk).update(status="running", error="")
     summary = ImportSummary()
     stats = ParseStats()
     try:
-        files = input_files(paths)
+        files = []
+        for index, path in enumerate(paths):
+            named = formats[index] if formats else format
+            files.extend((file, named) for file in input_files([path]))
         groups: dict[str, list[InputFile]] = {}
-        for file in files:
-            name = format if format != "auto" else detect(file)
+        for file, named in files:
+            name = named if named != "auto" else detect(file)
             if name not in REGISTRY:
                 raise ImportFormatError(file.name, f"unknown format {name!r}; one of {', '.join(REGISTRY)}")
             groups.setdefault(name, []).append(file)
             summary.files.append(FileResult(file.name, name))
-        progress = _Progress(job, stats, total=sum(f.size for f in files))
+        progress = _Progress(watched, stats, total=sum(f.size for f, _ in files))
         try:
             with transaction.atomic():
                 for name, group in groups.items():
                     fmt = REGISTRY[name]
-                    counts = record_usage(
-                        project=project, source=fmt.source, records=fmt.parse(group, stats),
-                        merge=True, import_job=job, on_progress=progress,
-                    )
+                    if fmt.ledger == LEDGER_BILLED:
+                        counts = billed.store(
+                            project=project, format=name, source=fmt.source, kind=fmt.kind,
+                            records=fmt.parse(group, stats), import_job=job, on_progress=progress,
+                        )
+                        if note := billed.describe(counts):
+                            summary.notes.append(note)
+                    else:
+                        counts = record_usage(
+                            project=project, source=fmt.source, records=fmt.parse(group, stats),
+                            merge=True, import_job=job, on_progress=progress,
+                        )
                     summary.added += counts.accepted
                     summary.replaced += counts.replaced
                     summary.merged += counts.merged
@@ -142,24 +162,23 @@ def run_import(
             progress.close()
     except ImportFormatError as exc:
         summary.rejected = 1
-        if job is not None:
-            ImportJob.objects.filter(pk=job.pk).update(
-                status="failed", error=str(exc), finished_at=timezone.now(),
-                rows_read=stats.rows_read, rows_rejected=1,
-            )
+        ImportJob.objects.filter(pk=job.pk).update(
+            status="failed", error=str(exc), finished_at=timezone.now(),
+            rows_read=stats.rows_read, rows_rejected=1,
+        )
         raise ImportFailed(str(exc)) from exc
     summary.rows_read, summary.rows_skipped = stats.rows_read, stats.rows_skipped
     summary.duplicates += stats.duplicates
-    if job is not None:
-        formats = sorted({f.format for f in summary.files})
-        ImportJob.objects.filter(pk=job.pk).update(
-            status="done", finished_at=timezone.now(), format=", ".join(formats)[:64],
-            progress_bytes=job.file_size or stats.progress(), rows_read=summary.rows_read,
-            rows_skipped=summary.rows_skipped, records_added=summary.added,
-            records_replaced=summary.replaced, records_merged=summary.merged,
-            duplicates=summary.duplicates, rows_rejected=0, records_unpriced=summary.unpriced,
-            cost_nano=summary.cost_nano, first_day=summary.first_day, last_day=summary.last_day,
-        )
+    done_formats = sorted({f.format for f in summary.files})
+    ImportJob.objects.filter(pk=job.pk).update(
+        status="done", finished_at=timezone.now(), format=", ".join(done_formats)[:64],
+        notes="; ".join(summary.notes),
+        progress_bytes=job.file_size or stats.progress(), rows_read=summary.rows_read,
+        rows_skipped=summary.rows_skipped, records_added=summary.added,
+        records_replaced=summary.replaced, records_merged=summary.merged,
+        duplicates=summary.duplicates, rows_rejected=0, records_unpriced=summary.unpriced,
+        cost_nano=summary.cost_nano, first_day=summary.first_day, last_day=summary.last_day,
+    )
     return summary
 
 

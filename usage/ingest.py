@@ -32,6 +32,13 @@ class Counts:
     replaced_cost_nano: int = 0
     merged: int = 0
     days: set[tuple[date, str]] = field(default_factory=set)
+    # rows replaced, per format they had come from: format -> [rows, first day, last day]
+    replaced_from: dict[str, list] = field(default_factory=dict)
+
+    def restated(self, format: str, day: date, rows: int = 1) -> None:
+        entry = self.replaced_from.setdefault(format, [0, day, day])
+        entry[0] += rows
+        entry[1], entry[2] = min(entry[1], day), max(entry[2], day)
 
     @property
     def first_day(self) -> date | None:
@@ -63,6 +70,7 @@ def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
         feature=record.feature,
         end_user=record.end_user,
         api_key=record.api_key,
+        workspace=record.workspace,
         batch=record.batch,
         service_tier=record.service_tier,
         speed=record.speed,
@@ -75,7 +83,8 @@ def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
         cache_write_1h_tokens=record.cache_write_1h_tokens,
         reasoning_tokens=record.reasoning_tokens,
         reported_cost_nano=record.reported_cost_nano,
-        metadata={**record.metadata, "cost_only": True} if record.cost_only else record.metadata,
+        metadata=({**record.metadata, "cost_only": True, **({"covers": record.covers} if record.covers else {})}
+                  if record.cost_only else record.metadata),
         import_job_id=import_job.pk if import_job else None,
     )
     row.priced_model = book.resolve(record.model) or ""
@@ -87,7 +96,9 @@ def apply_price(row: UsageRecord, book: PriceBook, *, explicit_long_context: boo
     """Set the row's costs from the book. Returns False (costs left NULL) if no price exists.
     A row carrying only a billed amount (cost exports) is priced at what the bill says."""
     if row.metadata.get("cost_only"):
-        row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = row.reported_cost_nano
+        # covered: token rows of the same usage count it (usage.billed); it stays at 0
+        billed = 0 if row.metadata.get("covered") else row.reported_cost_nano
+        row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = billed
         return row.cost_nano is not None
     rates = book.rates_at(row.model, row.timestamp)
     if rates is None:
@@ -180,7 +191,7 @@ def record_usage(
 
 
 _FINGERPRINT = [
-    "ledger", "timestamp", "model", "provider", "feature", "end_user", "api_key", "batch",
+    "ledger", "timestamp", "model", "provider", "feature", "end_user", "api_key", "workspace", "batch",
     "service_tier", "speed", "long_context", "requests", "input_tokens", "output_tokens",
     "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens",
     "cost_nano", "reported_cost_nano",
@@ -258,6 +269,7 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
 
     delete_pks: list[int] = []
     inserts: list[UsageRecord] = []
+    confirmed: list[int] = []  # duplicates: this import states them again
     for ext, row in rows.items():
         old = existing.get(ext)
         cost_only = bool(row.metadata.get("cost_only"))
@@ -274,15 +286,20 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
             continue
         if not cost_only and row.reported_cost_nano is None:
             row.reported_cost_nano = old["reported_cost_nano"]
-        if all(getattr(row, f) == old[f] for f in _FINGERPRINT):
+        if all(getattr(row, f) == old[f] for f in _FINGERPRINT if not (cost_only and f == "cost_nano")):
             counts.duplicates += 1
+            confirmed.append(old["pk"])
             continue
         delete_pks.append(old["pk"])
         counts.replaced += 1
+        counts.restated(old["metadata"].get("format", ""), old["day"])
         counts.replaced_cost_nano += old["cost_nano"] or 0
         inserts.append(row)
     if delete_pks:
         UsageRecord.objects.filter(pk__in=delete_pks).delete()
+    if confirmed and import_job is not None:
+        # the billed ledger's restatement rule tells rows stated by this import apart by it
+        UsageRecord.objects.filter(pk__in=confirmed).update(import_job_id=import_job.pk)
     if state.has_cost_rows:
         _cover_cost_rows(state, [r for r in inserts if not r.metadata.get("cost_only")], counts)
     _insert(inserts)

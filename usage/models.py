@@ -70,6 +70,9 @@ class ImportJob(models.Model):
     first_day = models.DateField(null=True, blank=True)
     last_day = models.DateField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # What this import restated in the billed ledger, e.g. "replaced 212 billed rows of
+    # 2026-09-01…2026-09-30 from the Console usage CSV" (usage.billed).
+    notes = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -93,6 +96,9 @@ class UsageRecord(models.Model):
     feature = models.CharField(max_length=200, blank=True)
     end_user = models.CharField(max_length=200, blank=True)
     api_key = models.CharField(max_length=200, blank=True)
+    # Anthropic workspace id ('' = the default workspace) or OpenAI project id ('' = not
+    # broken down by project); a name only while the directory can't map it to an id.
+    workspace = models.CharField(max_length=200, blank=True, default="")
     batch = models.BooleanField(default=False)
     service_tier = models.CharField(max_length=40, blank=True)
     speed = models.CharField(max_length=16, blank=True)
@@ -133,6 +139,34 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_id}"
+
+
+class DirectoryEntry(models.Model):
+    """The key and workspace directory: a provider's id for an API key or a workspace
+    (Anthropic) / project (OpenAI) and its name. Console CSVs carry names, the APIs ids;
+    entries come from the sources that carry both, or from the user (who then wins)."""
+
+    WORKSPACE = "workspace"
+    API_KEY = "api_key"
+    KIND_CHOICES = [(WORKSPACE, "Workspace / project"), (API_KEY, "API key")]
+    ORIGIN_CHOICES = [("provider", "Provider API"), ("import", "Import"), ("user", "Edited by a user")]
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="directory")
+    provider = models.CharField(max_length=40)
+    kind = models.CharField(max_length=16, choices=KIND_CHOICES)
+    ident = models.CharField(max_length=200)
+    name = models.CharField(max_length=200)
+    origin = models.CharField(max_length=16, choices=ORIGIN_CHOICES, default="import")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["provider", "kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "provider", "kind", "ident"], name="directory_entry_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.kind} {self.ident} = {self.name}"
 
 
 class RollupSums(models.Model):

@@ -18,6 +18,7 @@ class Record:
     feature: str = ""
     end_user: str = ""
     api_key: str = ""
+    workspace: str = ""  # see UsageRecord.workspace
     batch: bool = False
     service_tier: str = ""
     speed: str = ""
@@ -33,6 +34,10 @@ class Record:
     reported_cost_nano: int | None = None
     # Set for rows that carry only a billed amount (cost exports): priced as reported.
     cost_only: bool = False
+    # cost-only rows of the billed ledger: what token rows of the same scope price too.
+    # "model": this model's token cost; "all": the scope's whole bill; "none": a fee
+    # tokens don't price (web search, file search, …). See usage.billed.
+    covers: str = ""
     metadata: dict = field(default_factory=dict)
 
 

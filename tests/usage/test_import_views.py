@@ -146,8 +146,8 @@ def test_command_prints_the_summary(project):
     text = out.getvalue()
     assert "anthropic_console_usage.csv: anthropic_console_usage" in text
     assert "anthropic_console_cost.csv: anthropic_console_cost" in text
-    assert "rows read: 32\n" in text and "records added: 10\n" in text
-    assert "reported costs merged: 7\n" in text and "rows rejected: 0\n" in text
+    assert "rows read: 32\n" in text and "records added: 17\n" in text
+    assert "cost rows matched to token rows (kept as reported cost): 7\n" in text and "rows rejected: 0\n" in text
     assert "cost added: $86.144875800\n" in text  # tokens at our prices + $0.22 web search
     job = ImportJob.objects.get()
     assert job.created_by is None and job.status == "done"  # history shows "command line"
@@ -161,3 +161,15 @@ def test_command_fails_on_a_bad_file(project, tmp_path):
     assert not UsageRecord.objects.exists()
     with pytest.raises(CommandError, match="no such project"):
         call_command("import_usage", str(bad), "--project", "nope", stdout=StringIO())
+
+
+@eager_request
+def test_a_restating_upload_says_what_it_replaced(logged_in, project):
+    logged_in.post("/p/acme/imports/", {"file": upload(), "format": "auto"}, HTTP_HX_REQUEST="true")
+    report = upload("usage_report.json", "anthropic_usage_report.json")
+    html = logged_in.post("/p/acme/imports/", {"file": report, "format": "auto"}, HTTP_HX_REQUEST="true").content.decode()
+    assert ('data-testid="import-notes">Replaced 7 billed rows of 2026-03-09…2026-03-10 from the Console usage '
+            "CSV.<") in html
+    assert DailyModelUsage.objects.filter(project=project).aggregate(s=Sum("cost_nano"))["s"] == CONSOLE_TOTAL
+    page = logged_in.get("/p/acme/imports/").content.decode()
+    assert "How billed imports count: one truth per provider and day" in page

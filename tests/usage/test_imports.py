@@ -205,20 +205,22 @@ def test_console_cost_and_usage_exports_never_add_up(project, order):
     assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
     assert total(project, "reported_cost_nano") == usd("86.16")
     assert per_day_model(project, field="reported_cost_nano") == COST_REPORTED
-    # The 7 token rows carry tokens and the bill's amount side by side.
+    # The 7 token rows count; the 7 matching cost rows keep the bill's amount at cost 0.
     sonnet = UsageRecord.objects.get(day="2026-03-09", model="claude-sonnet-4-6", input_tokens__gt=0)
     assert sonnet.cost_nano == CONSOLE[("2026-03-09", "claude-sonnet-4-6")]
-    assert sonnet.reported_cost_nano == usd("10.81")
+    bill = UsageRecord.objects.get(day="2026-03-09", model="claude-sonnet-4-6", metadata__covers="model")
+    assert (bill.cost_nano, bill.reported_cost_nano, bill.metadata["covered"]) == (0, usd("10.81"), True)
     assert UsageRecord.objects.filter(input_tokens__gt=0).count() == 7
-    assert UsageRecord.objects.count() == 10
+    assert UsageRecord.objects.filter(metadata__covered=True).count() == 7
+    assert UsageRecord.objects.count() == 17
 
 
 def test_console_cost_reimport_after_merge_is_duplicate(project):
     run_import(project=project, paths=[SAMPLES / "anthropic_console_usage.csv"])
     first = run_import(project=project, paths=[SAMPLES / "anthropic_console_cost.csv"])
-    assert (first.merged, first.added, first.cost_nano) == (7, 3, WEB_SEARCH)
+    assert (first.merged, first.added, first.cost_nano) == (7, 10, WEB_SEARCH)
     again = run_import(project=project, paths=[SAMPLES / "anthropic_console_cost.csv"])
-    assert (again.merged, again.added, again.duplicates, again.cost_nano) == (0, 0, 10, 0)
+    assert (again.merged, again.added, again.duplicates, again.cost_nano) == (7, 0, 10, 0)
     assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
 
 
@@ -338,8 +340,8 @@ def test_openai_costs_never_add_to_usage(project, cost_file, cost_first):
     files = [SAMPLES / "openai_dashboard_completions_usage_2026-03-09_2026-03-11.csv", SAMPLES / cost_file]
     for path in reversed(files) if cost_first else files:
         run_import(project=project, paths=[path])
-    extra = 0 if cost_file.endswith("2025_layout.csv") else FILE_SEARCH  # org totals include it
-    assert total(project) == usd("4.2079383") + extra
+    # org-level totals (2025 layout) count what the tokens don't explain: the file search
+    assert total(project) == usd("4.2079383") + FILE_SEARCH
     assert total(project, "reported_cost_nano") == usd("4.2079383") + FILE_SEARCH
 
 
@@ -572,10 +574,10 @@ def test_console_cost_csv_every_layout_merges_onto_the_usage_row(project, tmp_pa
                   "2025-06-12,claude-sonnet-4-20250514,prod-backend,Default,standard,912330,88120\n")
     run_import(project=project, paths=[usage])
     summary = run_import(project=project, paths=[cost])
-    assert (summary.merged, summary.added) == (1, 0)
-    row = UsageRecord.objects.get()
-    assert row.cost_nano == nano((912330, 3), (88120, 15))  # $4.058790, what the tokens cost
-    assert row.reported_cost_nano == usd("4.06")  # what the bill says, rounded per row
+    assert (summary.merged, summary.added) == (1, 1)
+    row = UsageRecord.objects.get(metadata__has_key="cost_only")
+    assert (row.cost_nano, row.reported_cost_nano) == (0, usd("4.06"))  # the bill, rounded per row
+    assert total(project) == nano((912330, 3), (88120, 15))  # $4.058790, what the tokens cost
 
 
 def test_a_key_repeated_in_a_later_chunk_of_one_file_replaces_the_earlier_row(project, tmp_path):

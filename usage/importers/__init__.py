@@ -25,27 +25,28 @@ class Format:
     ledger: str
     source: str
     parse: Callable[[Iterable[InputFile], ParseStats], Iterator[Record]]
+    kind: str = ""  # billed formats: "tokens" or "costs" (usage.billed)
 
 
 REGISTRY: dict[str, Format] = {
     f.name: f
     for f in [
         Format("anthropic_console_usage", "Anthropic Console usage export (claude_api_tokens_*.csv)",
-               LEDGER_BILLED, anthropic_console.SOURCE, anthropic_console.parse_usage),
+               LEDGER_BILLED, anthropic_console.SOURCE, anthropic_console.parse_usage, "tokens"),
         Format("anthropic_console_cost", "Anthropic Console cost export (claude_api_cost_*.csv)",
-               LEDGER_BILLED, anthropic_console.SOURCE, anthropic_console.parse_cost),
+               LEDGER_BILLED, anthropic_console.SOURCE, anthropic_console.parse_cost, "costs"),
         Format("anthropic_usage_report", "Anthropic Admin API usage_report/messages (JSON)",
-               LEDGER_BILLED, anthropic_admin.SOURCE, anthropic_admin.parse_usage),
+               LEDGER_BILLED, anthropic_admin.SOURCE, anthropic_admin.parse_usage, "tokens"),
         Format("anthropic_cost_report", "Anthropic Admin API cost_report (JSON)",
-               LEDGER_BILLED, anthropic_admin.SOURCE, anthropic_admin.parse_cost),
+               LEDGER_BILLED, anthropic_admin.SOURCE, anthropic_admin.parse_cost, "costs"),
         Format("openai_usage_csv", "OpenAI dashboard completions usage export (CSV)",
-               LEDGER_BILLED, openai_org.SOURCE, openai_org.parse_usage_csv),
+               LEDGER_BILLED, openai_org.SOURCE, openai_org.parse_usage_csv, "tokens"),
         Format("openai_cost_csv", "OpenAI dashboard cost export (CSV)",
-               LEDGER_BILLED, openai_org.SOURCE, openai_org.parse_cost_csv),
+               LEDGER_BILLED, openai_org.SOURCE, openai_org.parse_cost_csv, "costs"),
         Format("openai_usage_api", "OpenAI Usage API /organization/usage/completions (JSON)",
-               LEDGER_BILLED, openai_org.SOURCE, openai_org.parse_usage_api),
+               LEDGER_BILLED, openai_org.SOURCE, openai_org.parse_usage_api, "tokens"),
         Format("openai_costs_api", "OpenAI Costs API /organization/costs (JSON)",
-               LEDGER_BILLED, openai_org.SOURCE, openai_org.parse_costs_api),
+               LEDGER_BILLED, openai_org.SOURCE, openai_org.parse_costs_api, "costs"),
         Format("claude_code", "Claude Code session logs (*.jsonl, or a zip of ~/.claude/projects)",
                LEDGER_METERED, claude_code.SOURCE, claude_code.parse),
         Format("generic_csv", "Generic CSV (timestamp or date, model, token columns)",

@@ -1,8 +1,8 @@
 """Anthropic Admin API pages: usage_report/messages (tokens) and cost_report (cents).
 
-The cost report cannot be grouped by API key, so a cost row's key is the usage key cut
-short: day × workspace × model × tier × context window. It is a prefix of the usage rows'
-keys, and usage.ingest merge mode lets the token rows cover it (never both counted).
+The cost report cannot be grouped by API key, so a cost row is per day × workspace × model
+× tier × context window; usage.billed lets the token rows of the same scope and model
+cover it (never both counted).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def parse_usage(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Recor
                 yield Record(
                     external_id=ext, timestamp=ts, model=model, provider="anthropic", ledger=LEDGER_BILLED,
                     api_key=r.get("api_key_id") or "", end_user=r.get("account_id") or "",
-                    batch=batch, service_tier=tier, speed=speed,
+                    workspace=workspace, batch=batch, service_tier=tier, speed=speed,
                     long_context=context_is_long(r.get("context_window")), requests=0,
                     metadata=metadata, **tokens,
                 )
@@ -126,18 +126,21 @@ def parse_cost(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record
                 cost_type = (r.get("cost_type") or "").lower()
                 tier, batch = _tier(r.get("service_tier"))
                 if cost_type in {"", "tokens"} and model:
-                    ext = key(day, workspace, model_key(model), tier, cw_key(r.get("context_window")))
+                    ext, covers = key("cost", day, workspace, model_key(model), tier,
+                                      cw_key(r.get("context_window"))), "model"
                 elif not cost_type and not model:
-                    ext = key(day, workspace)  # not grouped by description: the workspace's whole day
+                    # not grouped by description: the workspace's whole day
+                    ext, covers = key("cost", day, workspace), "all"
                 else:
-                    ext = key(day, workspace, f"~{cost_type or 'other'}", model_key(model) if model else "")
+                    ext, covers = key("cost", day, workspace, f"~{cost_type or 'other'}",
+                                      model_key(model) if model else ""), "none"
                 record = totals.get(ext)
                 if record is None:
                     record = totals[ext] = Record(
                         external_id=ext, timestamp=ts, model=model or cost_type or "unattributed",
-                        provider="anthropic", ledger=LEDGER_BILLED, batch=batch, service_tier=tier,
-                        long_context=context_is_long(r.get("context_window")), requests=0,
-                        reported_cost_nano=0, cost_only=True,
+                        provider="anthropic", ledger=LEDGER_BILLED, workspace=workspace, batch=batch,
+                        service_tier=tier, long_context=context_is_long(r.get("context_window")), requests=0,
+                        reported_cost_nano=0, cost_only=True, covers=covers,
                         metadata={"workspace_id": workspace, "cost_type": cost_type or "all"},
                     )
                     record.metadata["_cents"] = Decimal(0)

@@ -1,9 +1,10 @@
 """Anthropic Console exports: the Usage CSV (tokens) and the Cost CSV (dollars).
 
-Both describe the same spend and share one natural key (FORMATS.md §1):
+Both describe the same spend and have one natural key (FORMATS.md §1):
 day × model × workspace × api key × usage type × context window × speed × inference geo,
 plus the hour for sub-daily usage rows. The cost file's token-type rows of one key are
-summed into one reported cost that merges onto the token row (usage.ingest merge mode).
+summed into one cost-only row (its key prefixed "cost"), which usage.billed matches to the
+token rows of the same scope and model.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ def _tier(usage_type: str) -> tuple[str, bool]:
 def _workspace(value: str) -> str:
     # 2024 cost files leave the default workspace empty; later files say 'Default'.
     return value or "Default"
+
+
+def workspace_ref(name: str) -> str:
+    """UsageRecord.workspace: `Default` is the API's workspace_id null."""
+    return "" if _workspace(name) == "Default" else name
 
 
 def natural_key(*, day: str, model: str, workspace: str, api_key: str, tier: str,
@@ -128,6 +134,7 @@ def _usage_record(row: CsvRow) -> Record | None:
         provider="anthropic",
         ledger=LEDGER_BILLED,
         api_key=row.get("api_key"),
+        workspace=workspace_ref(workspace),
         batch=batch,
         service_tier=tier,
         speed=speed,
@@ -162,13 +169,16 @@ def parse_cost(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record
             workspace = _workspace(row.get("workspace"))
             geo = row.get("inference_geo")
             day = ts.date().isoformat()
+            # "cost|…": a cost row never shares a key with a token row; usage.billed
+            # matches the two views of the same usage by scope and model instead.
             if cost_type in {"token", "tokens"}:
-                ext = natural_key(day=day, model=model, workspace=workspace, api_key=row.get("api_key"),
-                                  tier=tier, context_window=context_window, speed=speed, geo=geo)
+                ext = "cost" + SEP + natural_key(day=day, model=model, workspace=workspace,
+                                                 api_key=row.get("api_key"), tier=tier,
+                                                 context_window=context_window, speed=speed, geo=geo)
             else:
-                # Web search / code execution: not priced from tokens, so never merged
-                # onto a token row; it adds to the bill.
-                ext = key(day, model_key(model) if model else "", workspace, row.get("api_key"), tier,
+                # Web search / code execution: not priced from tokens, so never covered by
+                # token rows; it adds to the bill.
+                ext = key("cost", day, model_key(model) if model else "", workspace, row.get("api_key"), tier,
                           f"~{cost_type}")
             record = totals.get(ext)
             if record is None:
@@ -182,6 +192,7 @@ def parse_cost(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record
                     provider="anthropic",
                     ledger=LEDGER_BILLED,
                     api_key=row.get("api_key"),
+                    workspace=workspace_ref(workspace),
                     batch=batch,
                     service_tier=tier,
                     speed=speed,
@@ -189,6 +200,7 @@ def parse_cost(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record
                     requests=0,
                     reported_cost_nano=0,
                     cost_only=True,
+                    covers="model" if cost_type in {"token", "tokens"} else "none",
                     metadata=metadata,
                 )
                 record.metadata["_usd"] = Decimal(0)

@@ -2,9 +2,8 @@
 API pages (FORMATS.md §4).
 
 Costs are per line item ("<model>, input"), never per API key, user, batch or tier; so a
-cost record's key is day × project × model, a prefix of the usage keys
-(day × project × model × batch × tier × user × key [× hour]). Token rows cover it in
-usage.ingest merge mode, so the same spend is never counted twice. Costs with no model
+cost record is per day × project × model, and the token rows of that scope and model
+cover it (usage.billed), so the same spend is never counted twice. Costs with no model
 (file search, …) are never covered: tokens don't price them.
 """
 
@@ -55,7 +54,7 @@ def _usage_record(*, ts, hour, project, model, batch, tier, user, api_key, input
     return Record(
         external_id=usage_key(ts, hour, project, model, batch, tier, user, api_key),
         timestamp=ts, model=model, provider="openai", ledger=LEDGER_BILLED,
-        end_user=user or "", api_key=api_key or "", batch=batch, service_tier=tier,
+        end_user=user or "", api_key=api_key or "", workspace=project or "", batch=batch, service_tier=tier,
         long_context=False, requests=requests,
         input_tokens=input_tokens - cached, cache_read_tokens=cached, output_tokens=output_tokens,
         metadata={"project_id": project} if project else {},
@@ -123,15 +122,16 @@ def line_item_model(line_item: str) -> str:
     return text.split(", ", 1)[0].strip().lower()
 
 
-def cost_key(ts: datetime, project: str, line_item: str) -> tuple[str, str]:
-    """(key, model). Org-level rows (no project, no line item) key on the day alone."""
+def cost_key(ts: datetime, project: str, line_item: str) -> tuple[str, str, str]:
+    """(key, model, covers: see Record.covers). Org-level rows (no project, no line item)
+    key on the day alone. Keys start with "cost": never a token row's key."""
     day = ts.date().isoformat()
     if not line_item:
-        return (key(day, project) if project else key(day)), ""
+        return (key("cost", day, project) if project else key("cost", day)), "", "all"
     model = line_item_model(line_item)
     if model:
-        return key(day, project, model), model
-    return key(day, project, f"~{line_item.strip().lower()}"), ""
+        return key("cost", day, project, model), model, "model"
+    return key("cost", day, project, f"~{line_item.strip().lower()}"), "", "none"
 
 
 class _CostTotals:
@@ -139,13 +139,13 @@ class _CostTotals:
         self.records: dict[str, Record] = {}
 
     def add(self, ts: datetime, project: str, line_item: str, usd: Decimal, metadata: dict) -> None:
-        ext, model = cost_key(ts, project, line_item)
+        ext, model, covers = cost_key(ts, project, line_item)
         record = self.records.get(ext)
         if record is None:
             record = self.records[ext] = Record(
                 external_id=ext, timestamp=ts, model=model or (line_item.strip() or "openai (all models)"),
-                provider="openai", ledger=LEDGER_BILLED, requests=0, reported_cost_nano=0,
-                cost_only=True, metadata={k: v for k, v in metadata.items() if v},
+                provider="openai", ledger=LEDGER_BILLED, workspace=project, requests=0, reported_cost_nano=0,
+                cost_only=True, covers=covers, metadata={k: v for k, v in metadata.items() if v},
             )
             record.metadata["_usd"] = Decimal(0)
         record.metadata["_usd"] += usd

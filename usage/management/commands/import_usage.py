@@ -33,10 +33,12 @@ class Command(BaseCommand):
             f"rows read: {summary.rows_read}\n"
             f"records added: {summary.added}\n"
             f"records replaced (restated): {summary.replaced}\n"
-            f"reported costs merged: {summary.merged}\n"
+            f"cost rows matched to token rows (kept as reported cost): {summary.merged}\n"
             f"duplicates skipped: {summary.duplicates}\n"
             f"rows without usage skipped: {summary.rows_skipped}\n"
             f"rows rejected: {summary.rejected}\n"
             f"unpriced records: {summary.unpriced}\n"
             f"cost added: ${nano_to_usd(summary.cost_nano)}"
         )
+        for note in summary.notes:
+            self.stdout.write(note)
