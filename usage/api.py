@@ -203,10 +203,12 @@ class SpendParams(Schema):
     feature: str | None = None
     user: str | None = None
     api_key: str | None = None
+    workspace: str | None = None
     batch: str | None = None
 
 
-@router.get("/spend", auth=key_or_session, summary="Spend grouped by day, model, provider, feature, user, api_key")
+@router.get("/spend", auth=key_or_session,
+            summary="Spend grouped by day, model, provider, feature, user, api_key, workspace")
 def get_spend(request, params: Query[SpendParams]):
     """Rows and total for [start, end] (UTC days, end inclusive) from the daily rollups.
     `ledger` is `metered` (app-side) or `billed` (provider console); default: metered when
@@ -222,7 +224,7 @@ def get_spend(request, params: Query[SpendParams]):
         raise HttpError(400, "end: before start")
     filters = {
         name: getattr(params, name)
-        for name in ("model", "provider", "feature", "user", "api_key", "batch")
+        for name in ("model", "provider", "feature", "user", "api_key", "workspace", "batch")
         if getattr(params, name) is not None
     }
     rows, total, ledger = spend(

@@ -116,7 +116,7 @@ def learn(*, project: Project, provider: str, entries: Iterable[tuple[str, str, 
             DirectoryEntry.objects.create(project=project, provider=provider, kind=kind, ident=ident,
                                           name=name[:200], origin=origin)
             changed += 1
-        elif entry.origin != "user" and entry.name != name[:200]:
+        elif (entry.origin != "user" or origin == "user") and entry.name != name[:200]:
             entry.name, entry.origin = name[:200], origin
             entry.save(update_fields=["name", "origin", "updated_at"])
             changed += 1

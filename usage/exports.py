@@ -53,11 +53,14 @@ TOKEN_COLUMNS = ["input_tokens", "cache_read_tokens", "cache_write_5m_tokens",
                  "cache_write_1h_tokens", "output_tokens", "reasoning_tokens"]
 
 
-def breakdown_csv(rows: list[dict], *, by: str, filename: str) -> StreamingHttpResponse:
-    header = [by, "cost_usd", "share", "requests", *TOKEN_COLUMNS, "avg_cost_per_request_usd",
+def breakdown_csv(rows: list[dict], *, by: str, filename: str,
+                  names: dict[str, str] | None = None) -> StreamingHttpResponse:
+    """`names`: the directory's names of `by`'s ids (API keys, workspaces), a column after the id."""
+    named = names is not None
+    header = [by, *([f"{by}_name"] if named else []), "cost_usd", "share", "requests", *TOKEN_COLUMNS, "avg_cost_per_request_usd",
               "cache_hit_rate", "cache_savings_usd", "batch_savings_usd", "unpriced_records"]
     body = (
-        [r[by], _cost(r["cost_nano"]), "" if r["share"] is None else f"{r['share']:.4f}",
+        [r[by], *([names.get(r[by] or "", "")] if named else []), _cost(r["cost_nano"]), "" if r["share"] is None else f"{r['share']:.4f}",
          r["requests"], *[r[c] for c in TOKEN_COLUMNS], _cost(r["avg_cost_nano"]),
          "" if r["cache_hit_rate"] is None else r["cache_hit_rate"],
          _cost(r["cache_savings_nano"]), _cost(r["batch_savings_nano"]), r["unpriced_records"]]
@@ -78,18 +81,21 @@ def daily_csv(days: list[dict], *, filename: str) -> StreamingHttpResponse:
     return csv_response(header, body, filename=filename)
 
 
-def records_csv(qs, *, zone, filename: str) -> StreamingHttpResponse:
+def records_csv(qs, *, zone, filename: str, names: dict[str, dict[str, str]]) -> StreamingHttpResponse:
     header = ["timestamp", "day_utc", "ledger", "source", "external_id", "provider", "model",
-              "priced_model", "feature", "end_user", "api_key", "batch", "service_tier",
+              "priced_model", "feature", "end_user", "api_key", "api_key_name", "workspace",
+              "workspace_name", "batch", "service_tier",
               "requests", *TOKEN_COLUMNS, "cost_usd", "cost_without_caching_usd",
               "cost_without_batch_usd", "reported_cost_usd"]
     fields = ["timestamp", "day", "ledger", "source", "external_id", "provider", "model",
-              "priced_model", "feature", "end_user", "api_key", "batch", "service_tier",
+              "priced_model", "feature", "end_user", "api_key", "workspace", "batch", "service_tier",
               "requests", *TOKEN_COLUMNS, "cost_nano", "cost_no_cache_nano",
               "cost_no_batch_nano", "reported_cost_nano"]
     body = (
         [r["timestamp"].astimezone(zone).isoformat(), r["day"].isoformat(),
-         *[r[c] for c in fields[2:-4]],
+         *[r[c] for c in fields[2:11]], names["api_key"].get(r["api_key"], ""), r["workspace"],
+         names["workspace"].get(r["workspace"], "") if r["ledger"] == "billed" else "",
+         *[r[c] for c in fields[12:-4]],
          *[_cost(r[c]) for c in fields[-4:]]]
         for r in qs.values(*fields).iterator(chunk_size=2000)
     )

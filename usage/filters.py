@@ -33,6 +33,7 @@ DIMENSIONS = {
     "feature": "Feature",
     "user": "End user",
     "api_key": "API key",
+    "workspace": "Workspace / project",
 }
 LEDGERS = {LEDGER_METERED: "Metered", LEDGER_BILLED: "Billed"}
 # In a URL, an empty parameter means "no filter"; this value selects the empty dimension

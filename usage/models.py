@@ -202,11 +202,12 @@ class RollupBase(RollupSums):
 
 
 class DailyUsage(RollupBase):
-    """day × ledger × provider × model × feature × end_user × api_key × batch."""
+    """day × ledger × provider × model × feature × end_user × api_key × workspace × batch."""
 
     feature = models.CharField(max_length=200, blank=True)
     end_user = models.CharField(max_length=200, blank=True)
     api_key = models.CharField(max_length=200, blank=True)
+    workspace = models.CharField(max_length=200, blank=True, default="")
     batch = models.BooleanField(default=False)
 
     class Meta:
@@ -235,7 +236,7 @@ class DimensionUsage(RollupSums):
     date range is the union of a few blocks (usage.rollups.blocks): a breakdown by 2,000 end
     users over 90 days reads about a dozen blocks instead of 90 days."""
 
-    DIMENSIONS = ["feature", "end_user", "api_key"]
+    DIMENSIONS = ["feature", "end_user", "api_key", "workspace"]
     SPAN_FACTOR = 4
     SPANS = [4, 16, 64, 256]  # each SPAN_FACTOR × the one before (1 = a single day)
 

@@ -19,14 +19,15 @@ from usage.models import (
     DailyModelUsage,
     DailyUsage,
     DimensionUsage,
+    DirectoryEntry,
     Project,
 )
 from usage.rollups import blocks
 
-DIMENSIONS = ["day", "model", "provider", "feature", "user", "api_key", "batch"]
+DIMENSIONS = ["day", "model", "provider", "feature", "user", "api_key", "workspace", "batch"]
 # API / URL names -> rollup column names
 COLUMN = {"day": "day", "model": "model", "provider": "provider", "feature": "feature",
-          "user": "end_user", "api_key": "api_key", "batch": "batch"}
+          "user": "end_user", "api_key": "api_key", "workspace": "workspace", "batch": "batch"}
 COARSE = {"day", "model", "provider"}
 METRICS = [
     "requests",
@@ -55,6 +56,24 @@ class SpendQuery:
     filters: dict[str, str] = field(default_factory=dict)
 
 
+def directory_names(project: Project) -> dict[str, dict[str, str]]:
+    """Names of API key and workspace ids (the directory), per dimension: {"api_key":
+    {id: name}, "workspace": {id: name}}; the default workspace ('' ⇔ workspace_id null)
+    is "Default"."""
+    names: dict[str, dict[str, str]] = {DirectoryEntry.API_KEY: {}, DirectoryEntry.WORKSPACE: {"": "Default"}}
+    for kind, ident, name in DirectoryEntry.objects.filter(project=project).values_list("kind", "ident", "name"):
+        names[kind][ident] = name
+    return names
+
+
+def named(rows: list[dict], key: str, names: dict[str, dict[str, str]]) -> list[dict]:
+    """Copies of rows with ids of `key` replaced by their names (for chart labels)."""
+    mapping = names.get(key)
+    if not mapping:
+        return rows
+    return [{**row, key: mapping.get(row[key], row[key])} for row in rows]
+
+
 def default_ledger(project: Project, start: date, end: date) -> str:
     """metered when the period has metered data, else billed."""
     has_metered = DailyModelUsage.objects.filter(
@@ -70,7 +89,7 @@ def default_ledger(project: Project, start: date, end: date) -> str:
 
 # Grouping or filtering by exactly one of these (and at most by day besides) can read the
 # per-dimension rollup (ledger × one dimension × day or block of days).
-SINGLE_DIMENSION = {"feature", "user", "api_key"}
+SINGLE_DIMENSION = {"feature", "user", "api_key", "workspace"}
 
 
 def _blocks_q(start: date, end: date) -> Q:

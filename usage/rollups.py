@@ -42,15 +42,15 @@ def _detail_sql() -> str:
     sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in SUMS)
     return f"""
         INSERT INTO {daily} (project_id, day, ledger, provider, model, feature, end_user,
-            api_key, batch, {", ".join(SUMS)}, unpriced_requests, unpriced_records)
+            api_key, workspace, batch, {", ".join(SUMS)}, unpriced_requests, unpriced_records)
         SELECT project_id, day, ledger, provider, COALESCE(NULLIF(priced_model, ''), model),
-            feature, end_user, api_key, batch, {sums},
+            feature, end_user, api_key, workspace, batch, {sums},
             COALESCE(SUM(CASE WHEN cost_nano IS NULL THEN requests ELSE 0 END), 0),
             COALESCE(SUM(CASE WHEN cost_nano IS NULL THEN 1 ELSE 0 END), 0)
         FROM {raw}
         WHERE project_id = %s AND day = %s AND ledger = %s
         GROUP BY project_id, day, ledger, provider, COALESCE(NULLIF(priced_model, ''), model),
-            feature, end_user, api_key, batch
+            feature, end_user, api_key, workspace, batch
     """
 
 

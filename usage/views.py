@@ -13,8 +13,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from usage import charts, exports
 from usage import reconcile as rec
-from usage.filters import DIMENSIONS, LEDGERS, RANGES, Filters, utc_today
-from usage.models import DailyModelUsage, Project, UsageRecord
+from usage.billed import learn
+from usage.filters import DIMENSIONS, LEDGERS, NONE, RANGES, Filters, utc_today
+from usage.models import DailyModelUsage, DimensionUsage, DirectoryEntry, Project, UsageRecord
 from usage.projects import create_key, projects_for, revoke_key, user_can_see
 from usage.queries import (
     COARSE,
@@ -23,8 +24,10 @@ from usage.queries import (
     class_costs,
     daily_cost,
     derived,
+    directory_names,
     grouped,
     month_summary,
+    named,
     project_month_budget,
     range_summary,
     ranked,
@@ -110,11 +113,12 @@ def _stack_rows(project: Project, f: Filters, key: str, days: list[dict],
         rest = day["cost_nano"] - stacked.get(day["day"], 0)
         if rest > 0:
             rows.append({"day": day["day"], key: "other", "cost_nano": rest})
-    return rows
+    return named(rows, key, directory_names(project))
 
 
 def _options(project: Project, f: Filters) -> dict:
-    """Provider and model choices for the filter bar (from the coarse rollup)."""
+    """Provider, model and workspace choices for the filter bar (from the rollups), and the
+    directory's names for ids."""
     pairs = (
         DailyModelUsage.objects.filter(project=project, day__gte=f.start - timedelta(days=90),
                                        day__lte=f.end)
@@ -129,7 +133,18 @@ def _options(project: Project, f: Filters) -> dict:
         providers.add(f.dims["provider"])
     if f.dims.get("model"):
         models.add(f.dims["model"])
-    return {"providers": sorted(providers), "models": sorted(models)}
+    names = directory_names(project)
+    workspaces = set(
+        DimensionUsage.objects.filter(project=project, dimension="workspace", span=1,
+                                      day__gte=f.start - timedelta(days=90), day__lte=f.end)
+        .values_list("value", flat=True).distinct()
+    )
+    if "workspace" in f.dims:
+        workspaces.add(f.dims["workspace"])
+    ws_names = names[DirectoryEntry.WORKSPACE]
+    choices = sorted(((w or NONE, ws_names.get(w, w)) for w in workspaces), key=lambda c: c[1].lower())
+    return {"providers": sorted(providers), "models": sorted(models), "names": names,
+            "workspaces": choices if len(choices) > 1 or "workspace" in f.dims else []}
 
 
 def overview(request, slug: str):
@@ -219,7 +234,7 @@ def token_rows(total: dict, classes: dict) -> list[dict]:
 
 def _next_dimension(f: Filters, current: str) -> str:
     """After filtering by a row, show the next dimension that is not filtered yet."""
-    order = ["model", "feature", "user", "api_key", "provider"]
+    order = ["model", "feature", "user", "api_key", "workspace", "provider"]
     start = order.index(current)
     for name in order[start + 1:] + order[:start]:
         if name not in f.dims:
@@ -297,7 +312,7 @@ def breakdown(request, slug: str):
         "more_query": f.query(**page_params, all="1") if row_count > len(rows) else None,
         "total": total,
         "fig_daily": charts.stacked_daily(chart_rows, key=by, start=f.start, end=f.end),
-        "fig_ranked": charts.ranked_bars(by_spend, key=by),
+        "fig_ranked": charts.ranked_bars(named(by_spend, by, directory_names(project)), key=by),
     }
     return _render(request, "usage/breakdown.html", context, partials=("table_card",))
 
@@ -442,7 +457,8 @@ def export(request, slug: str, table: str):
         sort = _choice(request.GET.get("sort"), SORTS, "spend")
         desc = request.GET.get("dir", "desc" if sort != "name" else "asc") != "asc"
         rows = breakdown_rows(project, f, by, sort, desc)
-        return exports.breakdown_csv(rows, by=by, filename=f"{project.slug}-{by}-{f.start}-{f.end}.csv")
+        return exports.breakdown_csv(rows, by=by, filename=f"{project.slug}-{by}-{f.start}-{f.end}.csv",
+                                     names=directory_names(project).get(by))
     if table == "daily":
         days = [derived(d) for d in by_day(grouped(f.spend_query(project, group_by=["day"])), f.start, f.end)]
         return exports.daily_csv(days, filename=f"{project.slug}-daily-{f.start}-{f.end}.csv")
@@ -454,7 +470,7 @@ def export(request, slug: str, table: str):
         return exports.reconcile_csv(result.cells, filename=f"{project.slug}-reconcile-{f.start}-{f.end}.csv")
     if table == "records":
         qs, _ = records_queryset(project, f, request)
-        return exports.records_csv(qs, zone=_zone(project.timezone),
+        return exports.records_csv(qs, zone=_zone(project.timezone), names=directory_names(project),
                                    filename=f"{project.slug}-records-{f.start}-{f.end}.csv")
     raise Http404("No such table")
 
@@ -469,10 +485,30 @@ def keys(request, slug: str):
             revoke_key(key)
             messages.success(request, f"Key {key.prefix}… revoked.")
             return redirect("keys", slug=slug)
+        if "directory" in request.POST:
+            return _directory_edit(request, project)
         _, new_key = create_key(project, name=request.POST.get("name", "").strip()[:100] or "default")
     return render(
         request,
         "usage/keys.html",
-        {"project": project, "keys": project.keys.order_by("-created_at"), "new_key": new_key},
+        {"project": project, "keys": project.keys.order_by("-created_at"), "new_key": new_key,
+         "directory": project.directory.all(), "providers": ["anthropic", "openai"],
+         "kinds": DirectoryEntry.KIND_CHOICES},
     )
+
+
+def _directory_edit(request, project: Project):
+    """Rename a directory entry, or add one (provider, kind, id, name): the user's name wins
+    over what sync and imports say."""
+    post = request.POST
+    entry = project.directory.filter(pk=post.get("entry") or 0).first()
+    provider, kind = (entry.provider, entry.kind) if entry else (post.get("provider", ""), post.get("kind", ""))
+    ident = entry.ident if entry else post.get("ident", "").strip()
+    name = post.get("label", "").strip()
+    if provider not in {"anthropic", "openai"} or kind not in dict(DirectoryEntry.KIND_CHOICES) or not ident or not name:
+        messages.error(request, "A directory entry needs a provider, a kind, an id and a name.")
+    else:
+        learn(project=project, provider=provider, entries=[(kind, ident[:200], name[:200])], origin="user")
+        messages.success(request, f"{ident} is now named {name!r}.")
+    return redirect("keys", slug=project.slug)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.utils.html import format_html
 
 from billing.pricing import NANO_PER_USD
 from usage.charts import label
@@ -88,3 +89,12 @@ def intcomma_int(value) -> str:
     if value is None or value == "":
         return "—"
     return f"{int(value):,}"
+
+
+@register.simple_tag
+def dimname(names, key, value):
+    """A dimension value as the directory names it, the id on hover; else as dimlabel."""
+    name = (names or {}).get(key, {}).get("" if value is None else value)
+    if name is None or name == value:
+        return label(value)
+    return format_html('<span title="{}">{}</span>', value or "workspace_id: null", name)
