@@ -183,7 +183,19 @@ CELERY_BEAT_SCHEDULE = {
     "reprice-unpriced": {"task": "usage.tasks.reprice_unpriced", "schedule": 600.0},
     "check-budgets": {"task": "billing.tasks.check_all_budgets", "schedule": 300.0},
     "weekly-digests": {"task": "billing.tasks.send_weekly_digests", "schedule": crontab(minute=5)},
+    "sync-providers": {"task": "usage.tasks.sync_all_providers", "schedule": crontab(minute=17)},
 }
+
+# Provider sync (usage.sync): admin API hosts (tests and air-gapped installs point them
+# elsewhere), and the secrets that encrypt stored admin keys (costwatch/crypto.py): the
+# first encrypts, all decrypt, so a new one is put first for a rotation.
+ANTHROPIC_ADMIN_API_URL = env_str("ANTHROPIC_ADMIN_API_URL", "https://api.anthropic.com").rstrip("/")
+OPENAI_ADMIN_API_URL = env_str("OPENAI_ADMIN_API_URL", "https://api.openai.com").rstrip("/")
+PROVIDER_KEY_SECRETS = env_list("PROVIDER_KEY_SECRETS", "") or [SECRET_KEY]
+PROVIDER_SYNC_DAYS = env_int("PROVIDER_SYNC_DAYS", 30)  # a first sync's history
+PROVIDER_SYNC_TIMEOUT = env_int("PROVIDER_SYNC_TIMEOUT", 60)  # seconds per request
+PROVIDER_SYNC_RETRIES = env_int("PROVIDER_SYNC_RETRIES", 5)
+PROVIDER_SYNC_WINDOW_DAYS = min(31, env_int("PROVIDER_SYNC_WINDOW_DAYS", 31))  # days per stored step
 
 # Security. Production (DEBUG=0) passes `manage.py check --deploy`.
 SESSION_COOKIE_HTTPONLY = True

@@ -73,6 +73,7 @@ class ImportJob(models.Model):
     # What this import restated in the billed ledger, e.g. "replaced 212 billed rows of
     # 2026-09-01…2026-09-30 from the Console usage CSV" (usage.billed).
     notes = models.TextField(blank=True)
+    sync_provider = models.CharField(max_length=16, blank=True)  # set: a provider sync run
 
     class Meta:
         ordering = ["-created_at"]
@@ -167,6 +168,29 @@ class DirectoryEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.kind} {self.ident} = {self.name}"
+
+
+class ProviderConnection(models.Model):
+    """A project's admin key for one provider's usage and cost APIs (usage.sync). The key is
+    stored encrypted (costwatch.crypto) and never shown again; `key_prefix` identifies it."""
+
+    PROVIDER_CHOICES = [("anthropic", "Anthropic"), ("openai", "OpenAI")]
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="connections")
+    provider = models.CharField(max_length=16, choices=PROVIDER_CHOICES)
+    key_encrypted = models.TextField()
+    key_prefix = models.CharField(max_length=24)
+    created_at = models.DateTimeField(auto_now_add=True)
+    synced_through = models.DateField(null=True, blank=True, help_text="Last fully synced UTC day")
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_tested_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "provider"], name="provider_connection_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.provider} {self.key_prefix}…"
 
 
 class RollupSums(models.Model):

@@ -1,9 +1,12 @@
+import contextlib
 from datetime import date
 
 from celery import shared_task
 
 from usage import rollups
+from usage.models import ProviderConnection
 from usage.pricing_jobs import reprice
+from usage.sync import SyncFailed, sync, sync_all
 
 
 @shared_task(name="usage.tasks.rollup_day", acks_late=True)
@@ -31,3 +34,17 @@ def import_file(job_id: int) -> None:
 def reprice_unpriced() -> int:
     return reprice(only_unpriced=True)
 
+
+
+@shared_task(name="usage.tasks.sync_all_providers")
+def sync_all_providers() -> int:
+    return sync_all()
+
+
+@shared_task(name="usage.tasks.sync_provider")
+def sync_provider(connection_id: int) -> None:
+    connection = ProviderConnection.objects.select_related("project").filter(pk=connection_id).first()
+    if connection is not None:
+        # a failure is recorded on the connection and in the sync history
+        with contextlib.suppress(SyncFailed):
+            sync(connection=connection)

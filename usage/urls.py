@@ -1,11 +1,12 @@
 from django.urls import path
 
-from usage import views, views_imports
+from usage import views, views_connections, views_imports
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("p/<slug:slug>/", views.overview, name="overview"),
     path("p/<slug:slug>/keys/", views.keys, name="keys"),
+    path("p/<slug:slug>/connections/", views_connections.connections, name="connections"),
     path("p/<slug:slug>/imports/", views_imports.imports, name="imports"),
     path("p/<slug:slug>/imports/<int:pk>/", views_imports.import_status, name="import_status"),
     path("p/<slug:slug>/breakdown/", views.breakdown, name="breakdown"),

@@ -25,7 +25,7 @@ HISTORY = 20
 
 
 def _context(project, job=None, error="", oob=False):
-    history = list(project.imports.select_related("created_by")[:HISTORY])
+    history = list(project.imports.filter(sync_provider="").select_related("created_by")[:HISTORY])
     for item in history:
         item.cost_usd = nano_to_usd(item.cost_nano)
     return {
@@ -35,6 +35,7 @@ def _context(project, job=None, error="", oob=False):
         "oob": oob,  # an htmx answer also refreshes the history table when the job has ended
         "formats": [(f.name, f.description) for f in REGISTRY.values()],
         "history": history,
+        "syncs": list(project.imports.exclude(sync_provider="")[:HISTORY]),
         "max_mb": settings.IMPORT_MAX_FILE_BYTES // 2**20,
     }
 
