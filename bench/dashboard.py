@@ -266,7 +266,8 @@ def fill_dimension_rollup(project) -> None:
 def prepare(n: int, rebuild: bool, cluster: bool = False):
     from django.contrib.auth import get_user_model
 
-    from usage.models import DailyModelUsage, DailyUsage, DirtyDay, Project, UsageRecord
+    from costwatch.tenant.models import Project
+    from usage.models import DailyModelUsage, DailyUsage, DirtyDay, UsageRecord
 
     slug = f"bench-{n // 1_000_000}m" if n >= 1_000_000 else f"bench-{n // 1000}k"
     project, _ = Project.objects.get_or_create(slug=slug, defaults={"name": f"Bench {slug}"})

@@ -82,11 +82,12 @@ def main() -> None:
 
     assert connection.vendor == "postgresql", "set DATABASE_URL to a PostgreSQL database"
     call_command("migrate", verbosity=0)
-    from billing.catalog import ensure_catalog
-    from billing.pricing import nano_to_usd
+    from billing.pricing.catalog import ensure_catalog
+    from billing.pricing.money import nano_to_usd
+    from costwatch.tenant.models import Project
     from usage import rollups
     from usage.imports import run_import
-    from usage.models import Project, UsageRecord
+    from usage.models import UsageRecord
 
     ensure_catalog()
     rollup_seconds = [0.0]

@@ -1,7 +1,8 @@
 from django.contrib import admin
 
 from billing.forms import WebhookURLAdminForm
-from billing.models import AlertEvent, Budget, DigestSent, ModelAlias, ModelPrice
+from billing.models import AlertEvent, Budget, DigestSent
+from billing.pricing.models import ModelAlias, ModelPrice
 from usage.tasks import reprice_unpriced
 
 

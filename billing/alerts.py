@@ -44,7 +44,8 @@ from django.utils import timezone
 
 from billing import budgets, webhooks
 from billing.models import AlertEvent, Budget
-from billing.pricing import nano_to_usd
+from billing.pricing.money import format_usd, nano_to_usd
+from costwatch import clock
 
 logger = logging.getLogger(__name__)
 
@@ -200,11 +201,6 @@ class Message:
     message_id: str = ""
 
 
-def money(nano: int | None) -> str:
-    usd = nano_to_usd(nano) or 0
-    return f"${usd:,.2f}"
-
-
 def dashboard_url(budget: Budget, *, start: date, end: date, absolute: bool = True) -> str:
     params = {"range": "custom", "start": start.isoformat(), "end": end.isoformat(),
               "ledger": budget.ledger, **budgets.scope_filters(budget)}
@@ -222,7 +218,7 @@ def _chart_rows(budget: Budget, start: date, end: date) -> list[dict]:
     daily = budgets.daily_spend(budget, start=start, end=end)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)][-14:]
     top = max([daily.get(d, 0) for d in days] + [1])
-    return [{"day": d, "cost": money(daily.get(d, 0)), "width": round(100 * daily.get(d, 0) / top)}
+    return [{"day": d, "cost": format_usd(daily.get(d, 0)), "width": round(100 * daily.get(d, 0) / top)}
             for d in days]
 
 
@@ -230,7 +226,7 @@ def compose(event: AlertEvent, *, test: bool = False) -> Message:
     budget = event.budget
     project = budget.project
     start, end = budgets.period_bounds(budget.period, event.period_start)
-    last_day = min(end, budgets.utc_today(timezone.now()))
+    last_day = min(end, clock.utc_today())
     pct = budgets.percent(event.spend_nano, event.amount_nano)
     projected_pct = budgets.percent(event.projected_nano or 0, event.amount_nano)
     forecast = event.threshold == FORECAST
@@ -245,8 +241,8 @@ def compose(event: AlertEvent, *, test: bool = False) -> Message:
     ctx = {
         "event": event, "budget": budget, "project": project, "test": test, "forecast": forecast,
         "headline": headline, "percent": pct, "projected_percent": projected_pct,
-        "spend": money(event.spend_nano), "amount": money(event.amount_nano),
-        "projected": money(event.projected_nano), "period_start": start, "period_end": end,
+        "spend": format_usd(event.spend_nano), "amount": format_usd(event.amount_nano),
+        "projected": format_usd(event.projected_nano), "period_start": start, "period_end": end,
         "scope": scope_label(budget), "url": url, "others": event.other_thresholds,
         "rows": _chart_rows(budget, start, last_day),
         "settings_url": f"{settings.SITE_URL}{reverse('budgets', args=[project.slug])}",

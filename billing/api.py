@@ -11,13 +11,14 @@ from billing.alerts import recipient_list
 from billing.budgets import status as budget_status
 from billing.forms import BudgetForm, thresholds_text
 from billing.models import DEFAULT_THRESHOLDS, AlertEvent, Budget
-from billing.pricing import PriceBook, Rates
-from costwatch.auth import key_or_session, project_for
-from usage.queries import money
+from billing.pricing.classes import RATE_CLASSES
+from billing.pricing.money import decimal_string
+from billing.pricing.rates import PriceBook, Rates
+from costwatch.tenant.access import key_or_session, project_for
 
 router = Router(tags=["billing"])
 
-CLASSES = ["input", "output", "cache_read", "cache_write_5m", "cache_write_1h"]
+CLASSES = RATE_CLASSES
 
 
 def _rates_json(rates: Rates) -> dict:
@@ -169,9 +170,9 @@ def budget_json(budget: Budget, *, now: datetime) -> dict:
         "recipients": recipient_list(budget.recipients), "webhook_url": budget.webhook_url,
         "is_active": budget.is_active,
         "period_start": st.period_start.isoformat(), "period_end": st.period_end.isoformat(),
-        "spend_usd": money(st.spend_nano),
+        "spend_usd": decimal_string(st.spend_nano),
         "percent_used": None if st.percent is None else str(st.percent),
-        "projected_usd": money(st.projected_nano),
+        "projected_usd": decimal_string(st.projected_nano),
         "projected_percent": None if st.projected_percent is None else str(st.projected_percent),
         "runout_date": st.runout_date.isoformat() if st.runout_date else None,
         "alerts_fired": [

@@ -1,17 +1,6 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
-
-
-def _load_catalog(sender, **kwargs):
-    from billing.catalog import load_catalog
-
-    load_catalog()
 
 
 class BillingConfig(AppConfig):
     name = "billing"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self):
-        # Fresh databases (and test databases after a flush) get the shipped price catalog.
-        post_migrate.connect(_load_catalog, sender=self)

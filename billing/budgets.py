@@ -18,14 +18,16 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Sum
 
 from billing.models import AlertEvent, Budget
-from billing.pricing import usd_to_nano
-from usage.models import DailyModelUsage, DailyUsage, Project
+from billing.pricing.money import usd_to_nano
+from costwatch import clock
+from costwatch.tenant.models import Project
+from usage.models import DailyModelUsage, DailyUsage
 from usage.queries import SpendQuery, rollup_queryset
 
 # Budget.scope -> the filter name usage.queries understands.
@@ -33,10 +35,6 @@ SCOPE_FILTER = {"provider": "provider", "model": "model", "feature": "feature",
                 "end_user": "user", "api_key": "api_key"}
 MIN_PERIOD_DAYS = 3
 FALLBACK_DAYS = 7
-
-
-def utc_today(now: datetime) -> date:
-    return now.astimezone(UTC).date()
 
 
 def period_bounds(period: str, today: date) -> tuple[date, date]:
@@ -132,7 +130,7 @@ class Status:
 
 
 def status(budget: Budget, *, now: datetime) -> Status:
-    today = utc_today(now)
+    today = clock.utc_today(now)
     start, end = period_bounds(budget.period, today)
     history_start = min(start, today - timedelta(days=FALLBACK_DAYS))
     all_days = daily_spend(budget, start=history_start, end=today)

@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from billing import alerts, budgets
 from billing.models import Budget, DigestSent
-from usage.models import Project
+from billing.pricing.money import format_usd
+from costwatch.tenant.models import Project
 from usage.queries import SpendQuery, default_ledger, spend
 
 logger = logging.getLogger(__name__)
@@ -65,20 +66,20 @@ def build(project: Project, *, week_start: date, now: datetime) -> dict:
     for dim in ("model", "feature", "user"):
         rows, _, _ = spend(query(group_by=[dim]))
         rows = sorted((r for r in rows if r["cost_nano"] and r[dim]), key=lambda r: -r["cost_nano"])
-        tops[dim] = [{"name": r[dim], "cost": alerts.money(r["cost_nano"])} for r in rows[:TOP]]
+        tops[dim] = [{"name": r[dim], "cost": format_usd(r["cost_nano"])} for r in rows[:TOP]]
     statuses = []
     for budget in Budget.objects.filter(project=project, is_active=True):
         st = budgets.status(budget, now=now)
-        statuses.append({"name": budget.name, "spend": alerts.money(st.spend_nano),
-                         "amount": alerts.money(st.amount_nano), "percent": st.percent,
-                         "projected": alerts.money(st.projected_nano),
+        statuses.append({"name": budget.name, "spend": format_usd(st.spend_nano),
+                         "amount": format_usd(st.amount_nano), "percent": st.percent,
+                         "projected": format_usd(st.projected_nano),
                          "runout": st.runout_date, "period_end": st.period_end})
     return {
         "project": project, "week_start": week_start, "week_end": week_end, "ledger": ledger,
-        "total": alerts.money(total["cost_nano"]), "previous": alerts.money(previous["cost_nano"]),
+        "total": format_usd(total["cost_nano"]), "previous": format_usd(previous["cost_nano"]),
         "change": _change(total["cost_nano"], previous["cost_nano"]),
         "requests": total["requests"],
-        "cache_savings": alerts.money(total["cost_no_cache_nano"] - total["cost_nano"]),
+        "cache_savings": format_usd(total["cost_no_cache_nano"] - total["cost_nano"]),
         "top_models": tops["model"], "top_features": tops["feature"], "top_users": tops["user"],
         "budgets": statuses,
         "url": f"{settings.SITE_URL}{reverse('overview', args=[project.slug])}"

@@ -9,7 +9,7 @@ from django.core.validators import validate_email
 
 from billing.models import DEFAULT_THRESHOLDS, Budget
 from billing.webhooks import WebhookURLRefused, check_url
-from usage.models import Project
+from costwatch.tenant.models import Project
 
 MAX_THRESHOLD = 1000
 

@@ -1,69 +1,7 @@
 from django.db import models
 
-from usage.models import LEDGER_CHOICES, LEDGER_METERED, Project
-
-RATE = {"max_digits": 14, "decimal_places": 6, "null": True, "blank": True}
-
-
-class ModelPrice(models.Model):
-    """Rates in USD per million tokens, in force from `effective_from` (UTC day) until the
-    next row for the same model. A NULL rate means the class doesn't exist for the model:
-    cache read / cache write fall back to the input rate, long-context and priority
-    rates fall back to the standard ones."""
-
-    model = models.CharField(max_length=120, help_text="Canonical model id, e.g. claude-sonnet-4-5")
-    provider = models.CharField(max_length=40)
-    display_name = models.CharField(max_length=120, blank=True)
-    effective_from = models.DateField()
-    input = models.DecimalField(max_digits=14, decimal_places=6)
-    output = models.DecimalField(max_digits=14, decimal_places=6)
-    cache_read = models.DecimalField(**RATE)
-    cache_write_5m = models.DecimalField(**RATE)
-    cache_write_1h = models.DecimalField(**RATE)
-    batch_discount = models.DecimalField(
-        max_digits=5, decimal_places=4, null=True, blank=True, default=0.5,
-        help_text="Fraction taken off every class for Batch API requests (0.5 = 50 % off); empty = no batch API",
-    )
-    long_context_threshold = models.BigIntegerField(
-        null=True, blank=True, help_text="Prompt tokens above which the whole request is priced at the long-context rates"
-    )
-    lc_input = models.DecimalField(**RATE)
-    lc_output = models.DecimalField(**RATE)
-    lc_cache_read = models.DecimalField(**RATE)
-    lc_cache_write_5m = models.DecimalField(**RATE)
-    lc_cache_write_1h = models.DecimalField(**RATE)
-    priority_input = models.DecimalField(**RATE)
-    priority_output = models.DecimalField(**RATE)
-    priority_cache_read = models.DecimalField(**RATE)
-    fast_multiplier = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
-    source_url = models.URLField(max_length=500, blank=True)
-    is_custom = models.BooleanField(default=False)
-    notes = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["provider", "model", "-effective_from"]
-        constraints = [
-            models.UniqueConstraint(fields=["model", "effective_from"], name="model_price_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.model} from {self.effective_from}"
-
-
-class ModelAlias(models.Model):
-    """Maps another spelling (display name, dated id, gateway id) to a canonical model id."""
-
-    alias = models.CharField(max_length=200, unique=True)
-    model = models.CharField(max_length=120)
-    is_custom = models.BooleanField(default=False)
-
-    class Meta:
-        ordering = ["alias"]
-        verbose_name_plural = "model aliases"
-
-    def __str__(self) -> str:
-        return f"{self.alias} → {self.model}"
-
+from costwatch.tenant.models import Project
+from usage.models import LEDGER_CHOICES, LEDGER_METERED
 
 DEFAULT_THRESHOLDS = [50, 75, 90, 100]
 

@@ -9,9 +9,11 @@ from django_htmx.http import reswap, retarget
 from billing import alerts, budgets
 from billing.forms import BudgetForm, DigestForm
 from billing.models import DEFAULT_THRESHOLDS, AlertEvent, Budget
-from usage.models import Project
+from billing.pricing.money import format_usd
+from costwatch import clock
+from costwatch.tenant.access import project_for_user
+from costwatch.tenant.models import Project
 from usage.queries import default_ledger
-from usage.views import project_for_user
 
 PAGE = "billing/budgets.html"
 HISTORY = 50
@@ -28,8 +30,8 @@ def _row(budget: Budget, now) -> dict:
         "budget": budget, "status": st, "chips": chips, "level": level,
         "fill": min(pct, 100), "projected_fill": min(st.projected_percent or 0, 100),
         "forecast_fired": AlertEvent.FORECAST in fired,
-        "spend": alerts.money(st.spend_nano), "amount": alerts.money(st.amount_nano),
-        "projected": alerts.money(st.projected_nano), "scope": alerts.scope_label(budget),
+        "spend": format_usd(st.spend_nano), "amount": format_usd(st.amount_nano),
+        "projected": format_usd(st.projected_nano), "scope": alerts.scope_label(budget),
         "no_spend_in_scope": budget.scope != "project" and st.spend_nano == 0 and st.rate_nano == 0,
         "url": alerts.dashboard_url(budget, start=st.period_start, end=st.period_end,
                                     absolute=False),
@@ -54,8 +56,8 @@ def _delivery(event: AlertEvent) -> dict:
 def _history(project: Project) -> list[dict]:
     events = (AlertEvent.objects.filter(budget__project=project)
               .select_related("budget", "bundled_into").order_by("-pk")[:HISTORY])
-    return [{"event": e, "delivery": _delivery(e), "spend": alerts.money(e.spend_nano),
-             "amount": alerts.money(e.amount_nano)} for e in events]
+    return [{"event": e, "delivery": _delivery(e), "spend": format_usd(e.spend_nano),
+             "amount": format_usd(e.amount_nano)} for e in events]
 
 
 def _context(request, project: Project, **extra) -> dict:
@@ -65,17 +67,17 @@ def _context(request, project: Project, **extra) -> dict:
         "rows": [_row(b, now) for b in project.budgets.all()],
         "history": _history(project),
         "digest_form": DigestForm(instance=project),
-        "suggestions": budgets.scope_suggestions(project, today=budgets.utc_today(now)),
+        "suggestions": budgets.scope_suggestions(project, today=clock.utc_today(now)),
         **extra,
     }
 
 
 def _suggestions(project: Project) -> list[tuple[str, str]]:
-    return budgets.scope_suggestions(project, today=budgets.utc_today(timezone.now()))
+    return budgets.scope_suggestions(project, today=clock.utc_today())
 
 
 def _new_form(project: Project) -> BudgetForm:
-    today = budgets.utc_today(timezone.now())
+    today = clock.utc_today()
     start, _ = budgets.period_bounds("month", today)
     return BudgetForm(initial={"ledger": default_ledger(project, start, today), "forecast_alert": True,
                                "name": "Monthly budget"})

@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "ninja",
+    # Bottom to top (docs/design.md, "Layers"): tenant, pricing, usage, billing.
+    "costwatch.tenant",
+    "billing.pricing",
     "usage",
     "billing",
 ]

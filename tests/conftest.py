@@ -20,7 +20,7 @@ def _price_catalog(request):
     transactional test wipes it; post_migrate reloads it, this covers the rest)."""
     names = set(request.fixturenames)
     if names & {"db", "transactional_db", "live_server"} or request.node.get_closest_marker("django_db"):
-        from billing.catalog import ensure_catalog
+        from billing.pricing.catalog import ensure_catalog
 
         request.getfixturevalue("transactional_db" if "transactional_db" in names or "live_server" in names else "db")
         ensure_catalog()
@@ -33,7 +33,7 @@ def user(db, django_user_model):
 
 @pytest.fixture
 def project(db, user):
-    from usage.models import Project
+    from costwatch.tenant.models import Project
 
     project = Project.objects.create(slug="acme", name="Acme")
     project.members.add(user)
@@ -42,7 +42,7 @@ def project(db, user):
 
 @pytest.fixture
 def ingest_key(project):
-    from usage.projects import create_key
+    from costwatch.tenant.keys import create_key
 
     _, raw = create_key(project)
     return raw

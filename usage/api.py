@@ -10,23 +10,18 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from costwatch.auth import ingest_key, key_or_session, project_for
+from billing.pricing.classes import TOKEN_COLUMNS
+from billing.pricing.money import decimal_string
+from costwatch.tenant.access import ingest_key, key_or_session, project_for
 from usage import reconcile
 from usage.filters import MAX_DAYS
 from usage.ingest import record_usage
-from usage.queries import DIMENSIONS, SpendQuery, as_api, money, spend
+from usage.queries import DIMENSIONS, SpendQuery, as_api, spend
 from usage.records import Record, UsageFormatError, guess_provider, normalize_usage
 
 router = Router(tags=["usage"])
 
-TOKEN_FIELDS = [
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-]
+TOKEN_FIELDS = TOKEN_COLUMNS
 
 
 class EventIn(BaseModel):
@@ -188,7 +183,7 @@ def post_events(request):
         "accepted": counts.accepted,
         "duplicates": counts.duplicates,
         "unpriced": counts.unpriced,
-        "cost_usd": money(counts.cost_nano),
+        "cost_usd": decimal_string(counts.cost_nano),
     })
 
 
@@ -254,8 +249,8 @@ class ReconcileParams(Schema):
 def _side_api(side) -> dict | None:
     if side is None:
         return None
-    return {"cost_usd": money(side.cost_nano), "requests": side.requests, "tokens": side.tokens,
-            "reported_cost_usd": money(side.reported_cost_nano) if side.reported_cost_nano else None}
+    return {"cost_usd": decimal_string(side.cost_nano), "requests": side.requests, "tokens": side.tokens,
+            "reported_cost_usd": decimal_string(side.reported_cost_nano) if side.reported_cost_nano else None}
 
 
 @router.get("/reconcile", auth=key_or_session, summary="Metered vs billed per day × provider × model")
@@ -279,22 +274,22 @@ def get_reconcile(request, params: Query[ReconcileParams]):
         "end": params.end.isoformat(),
         "tolerance_percent": params.tolerance,
         "total": {
-            "metered_cost_usd": money(result.total.metered.cost_nano),
-            "billed_cost_usd": money(result.total.billed.cost_nano),
-            "difference_usd": money(result.total.diff_nano),
+            "metered_cost_usd": decimal_string(result.total.metered.cost_nano),
+            "billed_cost_usd": decimal_string(result.total.billed.cost_nano),
+            "difference_usd": decimal_string(result.total.diff_nano),
             "cells": result.total.cells,
             "flagged": result.total.flagged,
         },
         "providers": [
             {"provider": p.provider, "metered_days": p.metered_days, "billed_days": p.billed_days,
              "billed_through": p.last_billed.isoformat() if p.last_billed else None,
-             "metered_cost_usd": money(p.metered_nano), "billed_cost_usd": money(p.billed_nano)}
+             "metered_cost_usd": decimal_string(p.metered_nano), "billed_cost_usd": decimal_string(p.billed_nano)}
             for p in result.providers
         ],
         "cells": [
             {"day": c.day.isoformat(), "provider": c.provider, "model": c.model,
              "metered": _side_api(c.metered), "billed": _side_api(c.billed),
-             "difference_usd": money(c.diff_nano), "status": c.status, "flagged": c.flagged}
+             "difference_usd": decimal_string(c.diff_nano), "status": c.status, "flagged": c.flagged}
             for c in result.cells
         ],
     }

@@ -28,9 +28,10 @@ from datetime import date
 from django.db import transaction
 from django.db.models import Sum
 
+from costwatch.tenant.models import Project
 from usage.importers.base import model_key
 from usage.ingest import Counts, mark_dirty, record_usage
-from usage.models import LEDGER_BILLED, DirectoryEntry, ImportJob, Project, UsageRecord
+from usage.models import LEDGER_BILLED, DirectoryEntry, ImportJob, UsageRecord
 from usage.records import Record
 
 TOKENS, COSTS = "tokens", "costs"

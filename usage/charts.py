@@ -8,7 +8,8 @@ import copy
 from collections import defaultdict
 from datetime import date, timedelta
 
-from usage.queries import usd
+from billing.pricing.classes import LABELS
+from billing.pricing.money import usd_amount
 
 PALETTE = ["#4c6ef5", "#12b886", "#fab005", "#f76707", "#be4bdb", "#15aabf", "#e64980",
            "#82c91e", "#868e96", "#7950f2"]
@@ -27,13 +28,7 @@ LAYOUT = {
     "barmode": "stack",
     "bargap": 0.25,
 }
-CLASS_NAMES = {
-    "input_tokens": "Input (uncached)",
-    "cache_read_tokens": "Cache read",
-    "cache_write_5m_tokens": "Cache write 5m",
-    "cache_write_1h_tokens": "Cache write 1h",
-    "output_tokens": "Output",
-}
+CLASS_NAMES = LABELS
 
 
 def layout(**overrides) -> dict:
@@ -51,7 +46,7 @@ def days_between(start: date, end: date) -> list[date]:
 
 
 def _dollars(nano: int) -> float:
-    return float(usd(nano))
+    return float(usd_amount(nano))
 
 
 def _text(value: str) -> str:

@@ -21,9 +21,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from billing.pricing.classes import PRICED_COLUMNS
+from costwatch.tenant.keys import create_key
+from costwatch.tenant.models import Project
 from usage.ingest import record_usage
-from usage.models import LEDGER_BILLED, Project
-from usage.projects import create_key
+from usage.models import LEDGER_BILLED
 from usage.records import Record
 
 DEMO_SLUG = "demo"
@@ -106,7 +108,7 @@ def _billed(day: date, metered: list[Record], rng: random.Random) -> list[Record
         key = (r.model.split("-2025")[0], r.api_key, r.batch, bool(r.input_tokens + r.cache_read_tokens > 200_000))
         g = groups[key]
         g["requests"] += 1
-        for f in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens"):
+        for f in PRICED_COLUMNS:
             g[f] += getattr(r, f)
     out = []
     for (model, api_key, batch, long_ctx), g in groups.items():

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from django.http import StreamingHttpResponse
 
-from billing.pricing import nano_to_usd
+from billing.pricing.classes import EXPORT_TOKEN_COLUMNS
+from billing.pricing.money import nano_to_usd
 
 # A cell starting with one of these is a formula to Excel / LibreOffice / Sheets (OWASP
 # "CSV injection"); a leading apostrophe makes it text.
@@ -49,8 +50,7 @@ def _cost(nano: int | None) -> Decimal | None:
     return nano_to_usd(nano)
 
 
-TOKEN_COLUMNS = ["input_tokens", "cache_read_tokens", "cache_write_5m_tokens",
-                 "cache_write_1h_tokens", "output_tokens", "reasoning_tokens"]
+TOKEN_COLUMNS = EXPORT_TOKEN_COLUMNS
 
 
 def breakdown_csv(rows: list[dict], *, by: str, filename: str,

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
-from django.utils import timezone
-
-from usage.models import LEDGER_BILLED, LEDGER_METERED, Project
+from costwatch import clock
+from costwatch.tenant.models import Project
+from usage.models import LEDGER_BILLED, LEDGER_METERED
 from usage.queries import SpendQuery, default_ledger
 
 RANGES = {
@@ -39,10 +39,6 @@ LEDGERS = {LEDGER_METERED: "Metered", LEDGER_BILLED: "Billed"}
 # In a URL, an empty parameter means "no filter"; this value selects the empty dimension
 # (records sent without a feature, user or key).
 NONE = "(none)"
-
-
-def utc_today() -> date:
-    return timezone.now().astimezone(UTC).date()
 
 
 def month_bounds(day: date) -> tuple[date, date]:
@@ -81,7 +77,7 @@ class Filters:
     @classmethod
     def from_request(cls, request, project: Project, *, today: date | None = None) -> Filters:
         get = request.GET
-        today = today or utc_today()
+        today = today or clock.utc_today()
         name = get.get("range", "")
         start, end = _date(get.get("start")), _date(get.get("end"))
         if name == "custom" or (name not in RANGES and (start or end)):

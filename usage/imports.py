@@ -24,11 +24,12 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from costwatch.tenant.models import Project
 from usage import billed
 from usage.importers import REGISTRY, detect, expand
 from usage.importers.base import ImportFormatError, InputFile, ParseStats
 from usage.ingest import record_usage
-from usage.models import LEDGER_BILLED, ImportJob, Project
+from usage.models import LEDGER_BILLED, ImportJob
 
 
 class ImportFailed(Exception):

@@ -12,8 +12,10 @@ from itertools import islice
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from billing.pricing import PriceBook, Tokens, cost
-from usage.models import DirtyDay, ImportJob, Project, UsageRecord
+from billing.pricing.classes import TOKEN_COLUMNS
+from billing.pricing.rates import PriceBook, Tokens, cost
+from costwatch.tenant.models import Project
+from usage.models import DirtyDay, ImportJob, UsageRecord
 from usage.records import Record
 
 CHUNK = 2000
@@ -192,8 +194,7 @@ def record_usage(
 
 _FINGERPRINT = [
     "ledger", "timestamp", "model", "provider", "feature", "end_user", "api_key", "workspace", "batch",
-    "service_tier", "speed", "long_context", "requests", "input_tokens", "output_tokens",
-    "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens",
+    "service_tier", "speed", "long_context", "requests", *TOKEN_COLUMNS,
     "cost_nano", "reported_cost_nano",
 ]
 

@@ -1,42 +1,11 @@
-import zoneinfo
-
 from django.conf import settings
 from django.db import models
+
+from costwatch.tenant.models import Project
 
 LEDGER_METERED = "metered"
 LEDGER_BILLED = "billed"
 LEDGER_CHOICES = [(LEDGER_METERED, "Metered (app-side)"), (LEDGER_BILLED, "Billed (provider console)")]
-
-TIMEZONE_CHOICES = [(tz, tz) for tz in sorted(zoneinfo.available_timezones())]
-
-
-class Project(models.Model):
-    slug = models.SlugField(max_length=60, unique=True)
-    name = models.CharField(max_length=200)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="projects", blank=True)
-    timezone = models.CharField(max_length=64, default="UTC", choices=TIMEZONE_CHOICES)
-    weekly_digest = models.BooleanField(default=False)
-    digest_recipients = models.TextField(blank=True, help_text="Comma-separated e-mail addresses")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class IngestKey(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="keys")
-    name = models.CharField(max_length=100, default="default")
-    prefix = models.CharField(max_length=16)
-    key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.name})"
 
 
 class ImportJob(models.Model):

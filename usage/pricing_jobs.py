@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from billing.pricing import PriceBook
+from billing.pricing.rates import PriceBook
 from usage.ingest import apply_price, mark_dirty
 from usage.models import UsageRecord
 

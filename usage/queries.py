@@ -12,7 +12,9 @@ from django.db import connection
 from django.db.models import BigIntegerField, F, Q, Sum
 from django.db.models.functions import Cast
 
-from billing.pricing import nano_to_usd
+from billing.pricing.classes import METRICS, PRICED_COLUMNS, PROMPT_COLUMNS
+from billing.pricing.money import decimal_string
+from costwatch.tenant.models import Project
 from usage.models import (
     LEDGER_BILLED,
     LEDGER_METERED,
@@ -20,7 +22,6 @@ from usage.models import (
     DailyUsage,
     DimensionUsage,
     DirectoryEntry,
-    Project,
 )
 from usage.rollups import blocks
 
@@ -29,21 +30,6 @@ DIMENSIONS = ["day", "model", "provider", "feature", "user", "api_key", "workspa
 COLUMN = {"day": "day", "model": "model", "provider": "provider", "feature": "feature",
           "user": "end_user", "api_key": "api_key", "workspace": "workspace", "batch": "batch"}
 COARSE = {"day", "model", "provider"}
-METRICS = [
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-    "cost_nano",
-    "cost_no_cache_nano",
-    "cost_no_batch_nano",
-    "reported_cost_nano",
-    "unpriced_requests",
-    "unpriced_records",
-]
 
 
 @dataclass
@@ -160,35 +146,22 @@ def spend(q: SpendQuery) -> tuple[list[dict], dict, str]:
     return rows, total, ledger
 
 
-def money(nano: int | None) -> str | None:
-    usd = nano_to_usd(nano)
-    return None if usd is None else format(usd, "f")
-
-
 def as_api(row: dict) -> dict:
     """Cost fields as decimal-dollar strings for the JSON API."""
     out = {k: v for k, v in row.items() if not k.endswith("_nano")}
     if isinstance(out.get("day"), date):
         out["day"] = out["day"].isoformat()
-    out["cost_usd"] = money(row["cost_nano"])
-    out["cost_without_caching_usd"] = money(row["cost_no_cache_nano"])
-    out["cost_without_batch_usd"] = money(row["cost_no_batch_nano"])
-    out["cache_savings_usd"] = money(row["cost_no_cache_nano"] - row["cost_nano"])
-    out["batch_savings_usd"] = money(row["cost_no_batch_nano"] - row["cost_nano"])
-    out["reported_cost_usd"] = money(row["reported_cost_nano"])
+    out["cost_usd"] = decimal_string(row["cost_nano"])
+    out["cost_without_caching_usd"] = decimal_string(row["cost_no_cache_nano"])
+    out["cost_without_batch_usd"] = decimal_string(row["cost_no_batch_nano"])
+    out["cache_savings_usd"] = decimal_string(row["cost_no_cache_nano"] - row["cost_nano"])
+    out["batch_savings_usd"] = decimal_string(row["cost_no_batch_nano"] - row["cost_nano"])
+    out["reported_cost_usd"] = decimal_string(row["reported_cost_nano"])
     return out
-
-
-def usd(nano: int) -> Decimal:
-    return nano_to_usd(nano) or Decimal(0)
 
 
 # --- dashboard read side -------------------------------------------------------------------
 # Everything below reads the rollups only; the records page alone reads UsageRecord.
-
-PROMPT_CLASSES = ["input_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens"]
-TOKEN_CLASSES = [*PROMPT_CLASSES, "output_tokens"]
-
 
 def _sums(metrics: list[str] = METRICS) -> dict:
     # PostgreSQL's SUM(bigint) is numeric, which psycopg turns into Decimal (slow to build
@@ -248,7 +221,7 @@ def by_day(rows: list[dict], start: date, end: date) -> list[dict]:
 
 def derived(row: dict) -> dict:
     """Fields the tables show, computed from a metrics row (money stays in nano-USD)."""
-    prompt = sum(row[c] for c in PROMPT_CLASSES)
+    prompt = sum(row[c] for c in PROMPT_COLUMNS)
     return {
         **row,
         "prompt_tokens": prompt,
@@ -284,7 +257,7 @@ def _class_parts(row: dict, book) -> dict[str, Decimal] | None:
         "write_premium": row["cache_write_5m_tokens"] * (per["cache_write_5m"] - per["input"])
         + row["cache_write_1h_tokens"] * (per["cache_write_1h"] - per["input"]),
     }
-    listed = sum(parts[c] for c in TOKEN_CLASSES)
+    listed = sum(parts[c] for c in PRICED_COLUMNS)
     if not listed:
         return None
     scale = Decimal(row["cost_nano"]) / listed
@@ -297,7 +270,7 @@ _BOOK: tuple[float, object] | None = None
 def price_book():
     """The price book for display estimates, reloaded at most once a minute per process."""
     global _BOOK
-    from billing.pricing import PriceBook
+    from billing.pricing.rates import PriceBook
 
     now = time.monotonic()
     if _BOOK is None or now - _BOOK[0] > 60:
@@ -309,7 +282,7 @@ def class_costs(rows: list[dict]) -> dict[str, int]:
     """Estimated cost per token class and the cache-write premium (nano-USD) of (day, model)
     rows; see _class_parts."""
     book = price_book()
-    out = dict.fromkeys([*TOKEN_CLASSES, "write_premium"], Decimal(0))
+    out = dict.fromkeys([*PRICED_COLUMNS, "write_premium"], Decimal(0))
     for row in rows:
         parts = _class_parts(row, book)
         for name, value in (parts or {}).items():

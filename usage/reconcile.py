@@ -21,7 +21,9 @@ from decimal import Decimal
 from django.db.models import BigIntegerField, Sum
 from django.db.models.functions import Cast
 
-from usage.models import LEDGER_BILLED, LEDGER_METERED, DailyModelUsage, Project
+from billing.pricing.classes import PRICED_COLUMNS
+from costwatch.tenant.models import Project
+from usage.models import LEDGER_BILLED, LEDGER_METERED, DailyModelUsage
 
 TOLERANCES = {"0.5": 50, "1": 100, "2": 200, "5": 500}  # percent -> basis points
 DEFAULT_TOLERANCE = "1"
@@ -37,8 +39,7 @@ NO_BILLED_DATA = "no billed data"
 NO_METERED_DATA = "provider not metered"
 FLAGGED = {DIFFERS, MISSING_BILLED, NOT_METERED}
 
-SUMS = ["cost_nano", "reported_cost_nano", "requests", "input_tokens", "output_tokens",
-        "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens"]
+SUMS = ["cost_nano", "reported_cost_nano", "requests", *PRICED_COLUMNS]
 
 
 @dataclass
@@ -139,7 +140,7 @@ def _side(row: dict) -> Side:
         cost_nano=int(row["cost_nano"] or 0),
         reported_cost_nano=int(row["reported_cost_nano"] or 0),
         requests=int(row["requests"] or 0),
-        tokens=sum(int(row[c] or 0) for c in SUMS[3:]),
+        tokens=sum(int(row[c] or 0) for c in PRICED_COLUMNS),
     )
 
 

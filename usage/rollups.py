@@ -12,29 +12,9 @@ from datetime import date, timedelta
 
 from django.db import connection, transaction
 
-from usage.models import (
-    DailyModelUsage,
-    DailyUsage,
-    DimensionUsage,
-    DirtyDay,
-    Project,
-    UsageRecord,
-)
-
-SUMS = [
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-    "cost_nano",
-    "cost_no_cache_nano",
-    "cost_no_batch_nano",
-    "reported_cost_nano",
-]
-ALL_SUMS = SUMS + ["unpriced_requests", "unpriced_records"]
+from billing.pricing.classes import METRICS, SUMS
+from costwatch.tenant.models import Project
+from usage.models import DailyModelUsage, DailyUsage, DimensionUsage, DirtyDay, UsageRecord
 
 
 def _detail_sql() -> str:
@@ -56,7 +36,7 @@ def _detail_sql() -> str:
 
 def _coarse_sql() -> str:
     coarse, daily = DailyModelUsage._meta.db_table, DailyUsage._meta.db_table
-    cols = ALL_SUMS
+    cols = METRICS
     sums = ", ".join(f"SUM({c})" for c in cols)
     return f"""
         INSERT INTO {coarse} (project_id, day, ledger, provider, model, {", ".join(cols)})
@@ -69,14 +49,14 @@ def _coarse_sql() -> str:
 
 def _dimension_sql() -> str:
     table, daily = DimensionUsage._meta.db_table, DailyUsage._meta.db_table
-    sums = ", ".join(f"SUM({c})" for c in ALL_SUMS)
+    sums = ", ".join(f"SUM({c})" for c in METRICS)
     selects = " UNION ALL ".join(
         f"SELECT project_id, day, 1, ledger, '{dim}', {dim}, {sums} FROM {daily} "
         f"WHERE project_id = %s AND day = %s AND ledger = %s GROUP BY project_id, day, ledger, {dim}"
         for dim in DimensionUsage.DIMENSIONS
     )
     return f"""
-        INSERT INTO {table} (project_id, day, span, ledger, dimension, value, {", ".join(ALL_SUMS)})
+        INSERT INTO {table} (project_id, day, span, ledger, dimension, value, {", ".join(METRICS)})
         {selects}
     """
 
@@ -84,12 +64,12 @@ def _dimension_sql() -> str:
 def _block_sql() -> str:
     """One block from the blocks of the next smaller span (or days) that make it up."""
     table = DimensionUsage._meta.db_table
-    sums = ", ".join(f"SUM({c})" for c in ALL_SUMS)
+    sums = ", ".join(f"SUM({c})" for c in METRICS)
     # naming the dimensions lets the (project, ledger, dimension, span, day) index serve
     dimensions = ", ".join(f"'{d}'" for d in DimensionUsage.DIMENSIONS)
     parts = ", ".join(["%s"] * DimensionUsage.SPAN_FACTOR)
     return f"""
-        INSERT INTO {table} (project_id, day, span, ledger, dimension, value, {", ".join(ALL_SUMS)})
+        INSERT INTO {table} (project_id, day, span, ledger, dimension, value, {", ".join(METRICS)})
         SELECT project_id, %s, %s, ledger, dimension, value, {sums}
         FROM {table}
         WHERE project_id = %s AND ledger = %s AND dimension IN ({dimensions}) AND span = %s

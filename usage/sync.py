@@ -20,10 +20,11 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from costwatch import crypto
+from costwatch import clock, crypto
+from costwatch.tenant.models import Project
 from usage import billed
 from usage.imports import ImportFailed, run_import
-from usage.models import DirectoryEntry, ImportJob, Project, ProviderConnection
+from usage.models import DirectoryEntry, ImportJob, ProviderConnection
 from usage.provider_api import PROVIDER_NAMES, ProviderError, get_json, list_all, report_pages
 
 RESYNC_DAYS = 3
@@ -141,7 +142,7 @@ def sync(*, connection: ProviderConnection, since: date | None = None, until: da
     """Pull [since, until] (default: from 3 days before the last fully synced day, or the last
     PROVIDER_SYNC_DAYS days, to today). Raises SyncFailed; the failing window's job and the
     connection carry the message."""
-    today = today or timezone.now().astimezone(UTC).date()
+    today = today or clock.utc_today()
     until = min(until or today, today)
     since = since or default_since(connection, today)
     if since > until:

@@ -11,12 +11,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from billing.pricing.money import usd_to_nano
+from costwatch import clock
+from costwatch.tenant.access import project_for_user, projects_for
+from costwatch.tenant.keys import create_key, revoke_key
+from costwatch.tenant.models import Project
 from usage import charts, exports
 from usage import reconcile as rec
 from usage.billed import learn
-from usage.filters import DIMENSIONS, LEDGERS, NONE, RANGES, Filters, utc_today
-from usage.models import DailyModelUsage, DimensionUsage, DirectoryEntry, Project, UsageRecord
-from usage.projects import create_key, projects_for, revoke_key, user_can_see
+from usage.filters import DIMENSIONS, LEDGERS, NONE, RANGES, Filters
+from usage.models import DailyModelUsage, DimensionUsage, DirectoryEntry, UsageRecord
 from usage.queries import (
     COARSE,
     SpendQuery,
@@ -50,13 +54,6 @@ SORTS = {
 }
 TABLE_ROWS = 50
 RECORDS_PER_PAGE = 50
-
-
-def project_for_user(request, slug: str) -> Project:
-    project = get_object_or_404(Project, slug=slug)
-    if not user_can_see(request.user, project):
-        raise Http404("No such project")
-    return project
 
 
 def home(request):
@@ -151,7 +148,7 @@ def overview(request, slug: str):
     project = project_for_user(request, slug)
     f = Filters.from_request(request, project)
     stack = _choice(request.GET.get("stack"), DIMENSIONS, "model")
-    today = utc_today()
+    today = clock.utc_today()
 
     # One (day, provider, model) query over the range and the month comparison window
     # feeds the KPIs, the charts and the per-class cost estimate.
@@ -173,7 +170,7 @@ def overview(request, slug: str):
     budget = project_month_budget(project)
     budget_nano = budget_used = None
     if budget is not None:
-        budget_nano = int(budget.amount_usd * 1_000_000_000)
+        budget_nano = usd_to_nano(budget.amount_usd)
         if budget.ledger == f.ledger and not f.dims:
             used = month["mtd_nano"]
         else:

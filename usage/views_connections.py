@@ -8,10 +8,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from costwatch.tenant.access import project_for_user
 from usage.provider_api import PROVIDER_NAMES
 from usage.sync import set_key, test_connection
 from usage.tasks import sync_provider
-from usage.views import project_for_user
 
 
 @require_http_methods(["GET", "POST"])

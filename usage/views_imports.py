@@ -13,13 +13,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from billing.pricing import nano_to_usd
+from billing.pricing.money import nano_to_usd
+from costwatch.tenant.access import project_for_user
 from usage.importers import REGISTRY
 from usage.importers.base import ImportFormatError
 from usage.imports import detect_format
 from usage.models import ImportJob
 from usage.tasks import import_file
-from usage.views import project_for_user
 
 HISTORY = 20
 

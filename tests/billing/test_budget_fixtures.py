@@ -13,7 +13,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from billing.models import Budget
-from billing.pricing import usd_to_nano
+from billing.pricing.money import usd_to_nano
 from usage.models import DailyModelUsage, DailyUsage, DimensionUsage
 from usage.rollups import refresh_blocks
 

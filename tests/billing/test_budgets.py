@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from billing import budgets
-from billing.pricing import usd_to_nano
+from billing.pricing.money import usd_to_nano
 from tests.billing.test_budget_fixtures import add_spend, at, make_budget
 
 pytestmark = pytest.mark.django_db

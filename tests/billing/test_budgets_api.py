@@ -81,7 +81,7 @@ def test_alerts_fired_this_period_are_listed(api_client, project):
 
 
 def test_a_key_cannot_see_another_projects_budgets(api_client, project):
-    from usage.models import Project
+    from costwatch.tenant.models import Project
 
     other = Project.objects.create(slug="other", name="Other")
     budget = make_budget(other)

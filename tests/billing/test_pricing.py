@@ -1,12 +1,13 @@
-"""Each pricing rule with a hand-computed expectation (rates from billing/data/prices.csv)."""
+"""Each pricing rule with a hand-computed expectation (rates from billing/pricing/data/prices.csv)."""
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
-from billing.models import ModelPrice
-from billing.pricing import PriceBook, Tokens, cost, nano_to_usd, usd_to_nano
+from billing.pricing.models import ModelPrice
+from billing.pricing.money import nano_to_usd, usd_to_nano
+from billing.pricing.rates import PriceBook, Tokens, cost
 from usage.ingest import record_usage
 from usage.models import DailyUsage, UsageRecord
 from usage.pricing_jobs import reprice

@@ -1,16 +1,14 @@
 import pytest
 
+from costwatch import clock
 from tests.usage.dashboard_data import TODAY, seed
 
 
 @pytest.fixture
 def today(monkeypatch):
     """Pages see TODAY as the current UTC day (use with pytest.mark.usefixtures)."""
-    import usage.filters
-    import usage.views
-
-    monkeypatch.setattr(usage.filters, "utc_today", lambda: TODAY)
-    monkeypatch.setattr(usage.views, "utc_today", lambda: TODAY)
+    real = clock.utc_today
+    monkeypatch.setattr(clock, "utc_today", lambda now=None: TODAY if now is None else real(now))
 
 
 @pytest.fixture

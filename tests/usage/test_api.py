@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from costwatch.tenant.keys import create_key, revoke_key
 from usage.models import DailyUsage, UsageRecord
-from usage.projects import create_key, revoke_key
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +123,7 @@ def test_wrong_or_revoked_key_is_401(client, project):
 def test_keys_are_stored_hashed(project):
     key, raw = create_key(project)
     assert raw not in key.key_hash and key.prefix == raw[:10]
-    from usage.models import IngestKey
+    from costwatch.tenant.models import IngestKey
 
     assert not IngestKey.objects.filter(key_hash=raw).exists()
 

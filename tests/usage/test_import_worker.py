@@ -26,7 +26,7 @@ def console_csv(rows: int) -> bytes:
 
 
 def test_worker_imports_the_upload_and_reports_progress(celery_worker_factory, client, user, settings, tmp_path):
-    from usage.models import Project
+    from costwatch.tenant.models import Project
 
     settings.MEDIA_ROOT = tmp_path / "media"
     project = Project.objects.create(slug="acme", name="Acme")

@@ -1,6 +1,6 @@
 """Reconciliation: metered vs billed per day × model, with hand-computed figures.
 
-Prices (billing/data/prices.csv): claude-sonnet-4-5 $3 / M input tokens, claude-haiku-4-5
+Prices (billing/pricing/data/prices.csv): claude-sonnet-4-5 $3 / M input tokens, claude-haiku-4-5
 $1 / M, gpt-4o-mini $0.15 / M. Every record below has input tokens only, at standard rates
 (long_context=False, as a console row states it; one metered request of 1M tokens would
 otherwise be priced at Sonnet's long-context rate).
@@ -24,8 +24,9 @@ from decimal import Decimal
 
 import pytest
 
+from costwatch.tenant.models import Project
 from usage.ingest import record_usage
-from usage.models import LEDGER_BILLED, LEDGER_METERED, Project
+from usage.models import LEDGER_BILLED, LEDGER_METERED
 from usage.reconcile import (
     DIFFERS,
     MATCH,

@@ -5,9 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from costwatch.celery import app
+from costwatch.tenant.models import Project
 from tests.conftest import wait_until
 from usage.ingest import record_usage
-from usage.models import DirtyDay, Project
+from usage.models import DirtyDay
 from usage.queries import SpendQuery, spend
 from usage.records import Record
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from usage.models import IngestKey, Project
-from usage.projects import authenticate_key
+from costwatch.tenant.keys import authenticate_key
+from costwatch.tenant.models import IngestKey, Project
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from billing.pricing import usd_to_nano
+from billing.pricing.money import usd_to_nano
 from usage.importers.base import (
     SEP,
     CsvRow,

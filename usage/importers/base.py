@@ -272,7 +272,7 @@ _DISPLAY_VERSION = re.compile(r"^\d+(\.\d+)?$")
 def model_key(name: str) -> str:
     """One spelling for a model in both console exports: API ids lose their snapshot date,
     display names ('Claude 3.5 Sonnet 2024-10-22', 'Claude Haiku 4.5') become ids."""
-    from billing.pricing import canonical_name
+    from billing.pricing.rates import canonical_name
 
     text = name.strip()
     if " " not in text:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 
-from billing.pricing import usd_to_nano
+from billing.pricing.money import usd_to_nano
 from usage.importers.base import ImportFormatError, InputFile, ParseStats, open_text, parse_iso
 from usage.models import LEDGER_METERED
 from usage.records import Record, UsageFormatError, normalize_usage

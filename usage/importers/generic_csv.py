@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 
-from billing.pricing import usd_to_nano
+from billing.pricing.classes import TOKEN_COLUMNS
+from billing.pricing.money import usd_to_nano
 from usage.importers.base import (
     CsvRow,
     ImportFormatError,
@@ -30,8 +31,7 @@ from usage.models import LEDGER_BILLED, LEDGER_METERED
 from usage.records import Record, guess_provider
 
 SOURCE = "generic_csv"
-TOKENS = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
-          "cache_write_1h_tokens", "reasoning_tokens"]
+TOKENS = TOKEN_COLUMNS
 
 
 def parse(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record]:

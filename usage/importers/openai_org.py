@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from billing.pricing import usd_to_nano
+from billing.pricing.money import usd_to_nano
 from usage.importers.base import (
     SEP,
     CsvRow,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django import template
 from django.utils.html import format_html
 
-from billing.pricing import NANO_PER_USD
+from billing.pricing.money import NANO_PER_USD, format_usd
 from usage.charts import label
 
 register = template.Library()
@@ -15,21 +15,7 @@ register = template.Library()
 
 @register.filter
 def usd(nano) -> str:
-    """Dollars with 2 decimals; sub-cent amounts keep up to 6 decimals (at least 4)."""
-    if nano is None or nano == "":
-        return "—"
-    amount = Decimal(int(nano)) / NANO_PER_USD
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    if amount == 0 or amount >= Decimal("0.01"):
-        return f"{sign}${amount:,.2f}"
-    if amount < Decimal("0.000001"):
-        return f"{sign}<$0.000001"
-    text = f"{amount:.6f}".rstrip("0")
-    decimals = len(text.split(".")[1])
-    if decimals < 4:
-        text = f"{amount:.4f}"
-    return f"{sign}${text}"
+    return format_usd(nano)
 
 
 @register.filter

@@ -3,8 +3,9 @@ from datetime import datetime
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from billing import alerts, budgets
+from billing import budgets
 from billing.models import Budget
+from billing.pricing.money import format_usd
 from billing.tasks import check_all_budgets
 
 
@@ -20,8 +21,8 @@ class Command(BaseCommand):
         for budget in Budget.objects.filter(is_active=True).select_related("project"):
             st = budgets.status(budget, now=now)
             self.stdout.write(
-                f"{budget.project.slug} · {budget.name}: {alerts.money(st.spend_nano)} of "
-                f"{alerts.money(st.amount_nano)} ({st.percent} %), projected "
-                f"{alerts.money(st.projected_nano)}, runs out {st.runout_date or '—'}"
+                f"{budget.project.slug} · {budget.name}: {format_usd(st.spend_nano)} of "
+                f"{format_usd(st.amount_nano)} ({st.percent} %), projected "
+                f"{format_usd(st.projected_nano)}, runs out {st.runout_date or '—'}"
             )
         self.stdout.write(f"{fired} alert message(s) fired")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from billing.catalog import load_catalog
+from billing.pricing.catalog import load_catalog
 from usage.pricing_jobs import reprice
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from usage.models import Project
-from usage.projects import create_project
+from costwatch.tenant.models import Project
+from costwatch.tenant.projects import create_project
 
 
 class Command(BaseCommand):

@@ -2,10 +2,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.pricing import nano_to_usd
+from billing.pricing.money import nano_to_usd
+from costwatch.tenant.models import Project
 from usage.importers import FORMAT_CHOICES
 from usage.imports import ImportFailed, run_import
-from usage.models import ImportJob, Project
+from usage.models import ImportJob
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from usage.models import Project
+from costwatch.tenant.models import Project
 from usage.rollups import rollup_all, rollup_dirty
 
 

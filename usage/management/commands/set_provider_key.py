@@ -2,7 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from usage.models import Project
+from costwatch.tenant.models import Project
 from usage.sync import set_key
 
 

@@ -10,10 +10,12 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
+
+from billing.pricing.models import ModelAlias, ModelPrice
+from billing.pricing.money import to_nano
 
 NANO_PER_TOKEN_AT_1_PER_M = Decimal(1000)
-NANO_PER_USD = 1_000_000_000
 
 _DATE_SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")
 _PROVIDER_PREFIX = re.compile(r"^(anthropic|openai|gemini|google|deepseek|models|azure|vertex_ai|bedrock)/")
@@ -93,20 +95,6 @@ class Cost:
     long_context: bool
 
 
-def to_nano(amount: Decimal) -> int:
-    return int(amount.to_integral_value(rounding=ROUND_HALF_EVEN))
-
-
-def usd_to_nano(usd: Decimal | str | int) -> int:
-    return to_nano(Decimal(usd) * NANO_PER_USD)
-
-
-def nano_to_usd(nano: int | None) -> Decimal | None:
-    if nano is None:
-        return None
-    return (Decimal(nano) / NANO_PER_USD).quantize(Decimal("0.000000001"))
-
-
 def _sum_nano(tokens: Tokens, rates: dict[str, Decimal]) -> Decimal:
     return (
         tokens.input * rates["input"]
@@ -175,8 +163,6 @@ class PriceBook:
 
     @classmethod
     def load(cls) -> PriceBook:
-        from billing.models import ModelAlias, ModelPrice
-
         prices = [Rates.from_price(p) for p in ModelPrice.objects.all()]
         aliases = dict(ModelAlias.objects.values_list("alias", "model"))
         return cls(prices, aliases)

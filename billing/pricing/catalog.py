@@ -1,4 +1,4 @@
-"""The shipped price catalog (billing/data/prices.csv, aliases.csv) -> ModelPrice rows.
+"""The shipped price catalog (billing/pricing/data/prices.csv, aliases.csv) -> ModelPrice rows.
 
 Shipped rows are upserted by (model, effective_from); rows a user added or edited in the
 admin (is_custom) are never touched.
@@ -12,9 +12,12 @@ from pathlib import Path
 
 from django.db import transaction
 
+from billing.pricing.classes import RATE_CLASSES
+from billing.pricing.models import ModelAlias, ModelPrice
+
 DATA = Path(__file__).resolve().parent / "data"
 DECIMAL_FIELDS = [
-    "input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "batch_discount",
+    *RATE_CLASSES, "batch_discount",
     "lc_input", "lc_output", "lc_cache_read", "lc_cache_write_5m", "lc_cache_write_1h",
     "priority_input", "priority_output", "priority_cache_read", "fast_multiplier",
 ]
@@ -59,8 +62,6 @@ def read_aliases(path: Path = DATA / "aliases.csv") -> dict[str, str]:
 
 @transaction.atomic
 def load_catalog() -> int:
-    from billing.models import ModelAlias, ModelPrice
-
     rows = read_prices()
     custom = set(ModelPrice.objects.filter(is_custom=True).values_list("model", "effective_from"))
     existing = {(p.model, p.effective_from.isoformat()): p for p in ModelPrice.objects.filter(is_custom=False)}
@@ -80,7 +81,5 @@ def load_catalog() -> int:
 
 
 def ensure_catalog() -> None:
-    from billing.models import ModelPrice
-
     if not ModelPrice.objects.filter(is_custom=False).exists():
         load_catalog()

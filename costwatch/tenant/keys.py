@@ -1,4 +1,4 @@
-"""Projects and their ingest keys. Keys are random, shown once, stored as SHA-256."""
+"""Ingest keys: random, shown once, stored as SHA-256."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import secrets
 
 from django.utils import timezone
 
-from usage.models import IngestKey, Project
+from costwatch.tenant.models import IngestKey, Project
 
 KEY_PREFIX = "cw_"
 
@@ -24,12 +24,14 @@ def create_key(project: Project, *, name: str = "default") -> tuple[IngestKey, s
 
 
 def revoke_key(key: IngestKey) -> None:
+    """Revoke a key (idempotent: the first revocation time is kept)."""
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
 
 
 def authenticate_key(raw: str) -> IngestKey | None:
+    """The live key a raw value belongs to, or None; notes its use at most once a minute."""
     if not raw or not raw.startswith(KEY_PREFIX):
         return None
     key = (
@@ -40,23 +42,3 @@ def authenticate_key(raw: str) -> IngestKey | None:
     if key is not None and (key.last_used_at is None or (timezone.now() - key.last_used_at).total_seconds() > 60):
         IngestKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
     return key
-
-
-def create_project(*, slug: str, name: str = "", timezone_name: str = "UTC") -> tuple[Project, str]:
-    project = Project.objects.create(slug=slug, name=name or slug, timezone=timezone_name)
-    _, raw = create_key(project)
-    return project, raw
-
-
-def projects_for(user) -> list[Project]:
-    if not user.is_authenticated:
-        return []
-    if user.is_superuser:
-        return list(Project.objects.all())
-    return list(user.projects.all())
-
-
-def user_can_see(user, project: Project) -> bool:
-    return user.is_authenticated and (
-        user.is_superuser or project.members.filter(pk=user.pk).exists()
-    )
