@@ -16,7 +16,7 @@ from costwatch.tenant.access import ingest_key, key_or_session, project_for
 from usage import reconcile
 from usage.filters import MAX_DAYS
 from usage.ingest import record_usage
-from usage.queries import DIMENSIONS, SpendQuery, as_api, spend
+from usage.queries import DIMENSIONS, SpendQuery, as_api, directory_names, spend
 from usage.records import Record, UsageFormatError, guess_provider, normalize_usage
 
 router = Router(tags=["usage"])
@@ -226,6 +226,11 @@ def get_spend(request, params: Query[SpendParams]):
         SpendQuery(project=project, start=params.start, end=params.end, ledger=params.ledger,
                    group_by=group_by, filters=filters)
     )
+    names = directory_names(project)
+    for row in rows:  # the directory's names next to key and workspace ids
+        for dim in ("api_key", "workspace"):
+            if dim in row:
+                row[f"{dim}_name"] = names[dim].get(row[dim] or "", row[dim])
     return {
         "project": project.slug,
         "start": params.start.isoformat(),

@@ -47,6 +47,10 @@ LABELS = {
     "openai_costs_api": "the OpenAI Costs API",
 }
 ID_PREFIXES = ("wrkspc_", "proj_")
+# Fees (cost rows' cost_type) that token rows price themselves: such a fee row of a scope
+# with token rows is covered like a model's token cost. Empty while cost() does not price
+# web searches from the token rows' web_search_count (issue 10 may change that).
+FEES_PRICED_FROM_TOKENS: set[str] = set()
 
 
 def label(format: str) -> str:
@@ -175,7 +179,7 @@ def store(*, project: Project, format: str, source: str, kind: str, records: Ite
         marked = set(counts.days)  # record_usage marked these dirty
         for provider, pairs in scopes.names.items():
             learn(project=project, provider=provider, entries=pairs)
-        _replace_predecessors(project, import_job, kind, scopes.stated, counts)
+        _replace_predecessors(project, import_job, format, kind, scopes.stated, counts)
         if kind == COSTS:
             counts.merged = 0  # here: this import's cost rows that token rows cover
         cover(project=project, provider_days=scopes.stated.keys(), counts=counts, import_job=import_job)
@@ -187,14 +191,15 @@ def _of_kind(qs, kind: str):
     return qs.filter(metadata__cost_only=True) if kind == COSTS else qs.exclude(metadata__has_key="cost_only")
 
 
-def _replace_predecessors(project: Project, job: ImportJob, kind: str,
+def _replace_predecessors(project: Project, job: ImportJob, format: str, kind: str,
                           stated: dict[tuple[str, date], set[str]], counts: Counts) -> None:
     by_provider: dict[str, list[date]] = {}
     for provider, day in stated:
         by_provider.setdefault(provider, []).append(day)
     for provider, days in by_provider.items():
+        # what this format stated in this run stays (a run may hold several formats)
         qs = _of_kind(UsageRecord.objects.filter(project=project, ledger=LEDGER_BILLED, provider=provider,
-                                                 day__in=days), kind).exclude(import_job=job)
+                                                 day__in=days), kind).exclude(import_job=job, metadata__format=format)
         stale = [r for r in qs.values("pk", "day", "workspace", "metadata", "cost_nano")
                  if overlaps(provider, r["workspace"], stated[(provider, r["day"])])]
         for i in range(0, len(stale), 500):
@@ -249,9 +254,10 @@ def _billed(provider: str, row: UsageRecord, tokens: dict[tuple[str, str], int])
     count that spend, or for an undivided bill ("all") the part token rows don't explain
     (fees such as file search): reported minus what the scope's tokens cost, at least 0."""
     covers = row.metadata.get("covers", "model")
-    if covers == "none":
-        return row.reported_cost_nano
     near = {m: c for (ws, m), c in tokens.items() if ws == row.workspace or overlaps(provider, ws, {row.workspace})}
+    if covers == "none":
+        priced = row.metadata.get("cost_type") in FEES_PRICED_FROM_TOKENS and near
+        return 0 if priced else row.reported_cost_nano
     if covers == "all":
         if not near:
             return row.reported_cost_nano

@@ -287,7 +287,9 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
             continue
         if not cost_only and row.reported_cost_nano is None:
             row.reported_cost_nano = old["reported_cost_nano"]
-        if all(getattr(row, f) == old[f] for f in _FINGERPRINT if not (cost_only and f == "cost_nano")):
+        same_format = old["metadata"].get("format") == row.metadata.get("format")  # usage.billed
+        if same_format and all(getattr(row, f) == old[f] for f in _FINGERPRINT
+                               if not (cost_only and f == "cost_nano")):
             counts.duplicates += 1
             confirmed.append(old["pk"])
             continue

@@ -15,6 +15,7 @@ from tests.usage.test_imports import (
     usd,
     write,
 )
+from usage import billed
 from usage.imports import run_import
 from usage.models import DirectoryEntry, ImportJob, UsageRecord
 from usage.pricing_jobs import reprice
@@ -151,3 +152,32 @@ def test_reprice_all_keeps_covered_cost_rows_at_zero(project):
     run(project, ANTHROPIC, ["usage_report", "cost_report"])
     reprice(project_id=project.pk, only_unpriced=False)
     assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
+
+
+def test_a_fee_the_token_rows_price_is_covered_too(project, monkeypatch):
+    """The hook for pricing web searches from the usage rows: then the cost view's web search
+    rows must not add to them."""
+    run(project, ANTHROPIC, ["usage_report", "cost_report"])
+    assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
+    monkeypatch.setattr(billed, "FEES_PRICED_FROM_TOKENS", {"web_search"})
+    billed.cover(project=project, provider_days=[("anthropic", d) for d in
+                                                 UsageRecord.objects.dates("day", "day")])
+    assert total(project) == CONSOLE_TOTAL
+
+
+def test_two_views_of_one_kind_in_one_run_count_once(project):
+    """One upload run with the Console usage CSV and the Admin usage report: the later file
+    restates the earlier, as in two runs."""
+    paths = [SAMPLES / ANTHROPIC["console_usage"], SAMPLES / ANTHROPIC["usage_report"], SAMPLES / ANTHROPIC["cost_report"]]
+    summary = run_import(project=project, paths=paths)
+    assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
+    assert summary.notes == ["replaced 7 billed rows of 2026-03-09…2026-03-10 from the Console usage CSV"]
+    assert UsageRecord.objects.exclude(metadata__has_key="cost_only").count() == 7
+
+
+def test_openai_usage_csv_then_api_with_the_same_keys_is_a_restatement(project, tmp_path):
+    run(project, OPENAI, ["usage_api"])
+    again = run_import(project=project, paths=[SAMPLES / OPENAI["usage_api"]])
+    assert (again.duplicates, again.replaced) == (3, 0)
+    csv_after = run_import(project=project, paths=[SAMPLES / OPENAI["usage_csv"]])
+    assert csv_after.replaced == 3 and total(project) == OPENAI_TOKENS

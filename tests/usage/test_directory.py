@@ -39,6 +39,8 @@ def test_spend_api_groups_and_filters_by_workspace(report, api_client):
     assert rows[CLAUDE_CODE_WS] == usd(CLAUDE_CODE_COST)
     assert rows[RESEARCH_WS] == usd(RESEARCH_COST)
     assert set(rows) == {"", CLAUDE_CODE_WS, RESEARCH_WS}  # '' is the default workspace
+    names = {r["workspace"]: r["workspace_name"] for r in data["rows"]}
+    assert names == {"": "Default", CLAUDE_CODE_WS: "Claude Code", RESEARCH_WS: "Research, EU"}
     one = api_client.get("/api/v1/spend", {"start": "2026-03-09", "end": "2026-03-10", "ledger": "billed",
                                            "group_by": "day", "workspace": CLAUDE_CODE_WS}).json()
     assert one["total"]["cost_usd"] == usd(CLAUDE_CODE_COST)
