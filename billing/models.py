@@ -102,3 +102,36 @@ class DigestSent(models.Model):
 
     def __str__(self) -> str:
         return f"digest {self.project_id} {self.week_start}"
+
+
+class Plan(models.Model):
+    """A flat-rate subscription (e.g. a Claude or ChatGPT plan) to weigh against metered API
+    cost: a price per month or week per seat and an included allowance per week or per
+    5-hour window. The shipped rows are examples to edit (terms change; check the vendor)."""
+
+    PER_CHOICES = [("month", "per month"), ("week", "per week")]
+    UNIT_CHOICES = [("messages", "messages (requests)"), ("tokens", "tokens")]
+    WINDOW_CHOICES = [("week", "per week"), ("5h", "per 5-hour window")]
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="plans")
+    name = models.CharField(max_length=100)
+    price_usd = models.DecimalField(max_digits=10, decimal_places=2)
+    per = models.CharField(max_length=8, choices=PER_CHOICES, default="month")
+    seats = models.PositiveIntegerField(default=1)
+    allowance = models.BigIntegerField(null=True, blank=True, help_text="Per seat; empty = no stated limit")
+    allowance_unit = models.CharField(max_length=10, choices=UNIT_CHOICES, default="messages")
+    allowance_window = models.CharField(max_length=4, choices=WINDOW_CHOICES, default="5h")
+    windows_per_week = models.PositiveSmallIntegerField(
+        default=10, help_text="5-hour windows a seat uses in a week (for a 5-hour allowance)")
+    covers_models = models.CharField(max_length=200, default="claude-",
+                              help_text="Comma-separated model name prefixes the plan covers")
+    features = models.CharField(max_length=500, blank=True,
+                                help_text="Comma-separated features it would replace; empty = all metered usage on those models")
+    is_example = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["price_usd", "name"]
+
+    def __str__(self) -> str:
+        return self.name

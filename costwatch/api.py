@@ -3,6 +3,7 @@ from ninja import NinjaAPI
 
 from billing.api import router as billing_router
 from usage.api import router as usage_router
+from usage.web.insights_api import router as insights_router
 
 api = NinjaAPI(
     title="costwatch API",
@@ -16,3 +17,4 @@ api = NinjaAPI(
 )
 api.add_router("/", usage_router)
 api.add_router("/", billing_router)
+api.add_router("/", insights_router)

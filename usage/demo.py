@@ -6,7 +6,14 @@ Workloads (shaped like real ones):
   repository context cached for 1 h;
 - e-mail classifier on cached Haiku 4.5, with a nightly Batch API backfill;
 - support chat on gpt-4o-mini (OpenAI cached prompt tokens), escalating to gpt-5 (reasoning);
-- a weekly research job on Sonnet 4.5 past 200K prompt tokens (long-context rates).
+- a weekly research job on Sonnet 4.5 past 200K prompt tokens (long-context rates);
+- a summarizer on a fine-tuned model at a negotiated rate, cut in half 18 days ago (the
+  Insights "explain" page finds a price effect);
+- a code-review retry loop 9 days ago (an anomaly: a spike day for the project, the feature
+  and Sonnet);
+- a nightly digest job on Sonnet 4.5 with no end user, run interactively at 1–4 AM New York
+  time (the recommendations find what the Batch API would save);
+- three developers' Claude Code sessions on weekdays (the subscription break-even).
 The billed ledger carries what the Anthropic Console would export for the same usage (per
 day × model × key), a little off from the metered numbers, as real ones are, plus the odd
 day of Console Workbench use that the app never saw.
@@ -17,14 +24,19 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from billing.models import Budget
 from billing.pricing.classes import PRICED_COLUMNS
+from billing.pricing.models import ModelPrice
 from costwatch.tenant.keys import create_key
 from costwatch.tenant.models import Project
+from usage.importers import claude_code
 from usage.ingest import record_usage
+from usage.insights.breakeven import add_examples
 from usage.models import LEDGER_BILLED
 from usage.records import Record
 
@@ -39,15 +51,21 @@ def _ts(day: date, rng: random.Random, now: datetime) -> datetime:
     return min(ts, now - timedelta(minutes=1))
 
 
-def _metered(day: date, rng: random.Random, now: datetime, growth: float) -> list[Record]:
+SUMMARIZER = "acme-summarizer-ft"
+PRICE_CUT_DAYS_AGO = 18
+SPIKE_DAYS_AGO = 9
+
+
+def _metered(day: date, rng: random.Random, now: datetime, growth: float, *, spike: bool = False) -> list[Record]:
     weekday = day.weekday() < 5
     out: list[Record] = []
     seq = 0
 
-    def add(**kw):
+    def add(at: datetime | None = None, **kw):
         nonlocal seq
         seq += 1
-        out.append(Record(external_id=f"demo-{day.isoformat()}-{seq}", timestamp=_ts(day, rng, now), **kw))
+        ts = min(at, now - timedelta(minutes=1)) if at else _ts(day, rng, now)
+        out.append(Record(external_id=f"demo-{day.isoformat()}-{seq}", timestamp=ts, **kw))
 
     # Content assistant: Sonnet 4.5, cached system prompt.
     for _ in range(int((140 if weekday else 45) * growth * rng.uniform(0.85, 1.15))):
@@ -90,6 +108,30 @@ def _metered(day: date, rng: random.Random, now: datetime, growth: float) -> lis
             end_user=f"cust-{rng.randrange(1, 400):04d}", api_key="prod-web",
             input_tokens=rng.randrange(3000, 9000), cache_read_tokens=rng.choice([0, 1024, 2048]),
             output_tokens=reasoning + rng.randrange(200, 800), reasoning_tokens=reasoning)
+    # Summarizer on a fine-tuned model at a negotiated rate (cut mid-period, see _demo_prices).
+    for _ in range(int((150 if weekday else 40) * growth * rng.uniform(0.85, 1.15))):
+        add(model=SUMMARIZER, provider="custom", feature="summarizer", end_user=f"user-{rng.randrange(1, 41):03d}",
+            api_key="prod-web", input_tokens=rng.randrange(2000, 4000), output_tokens=rng.randrange(400, 800))
+    # Nightly digest: no end user, 1–4 AM in New York (06–09 UTC), interactive API.
+    for _ in range(int(120 * rng.uniform(0.9, 1.1))):
+        at = datetime.combine(day, time(rng.randrange(6, 9), rng.randrange(60), rng.randrange(60)), tzinfo=UTC)
+        add(at=at, model="claude-sonnet-4-5-20250929", provider="anthropic", feature="nightly-digest",
+            api_key="cron", input_tokens=rng.randrange(7000, 11000), output_tokens=rng.randrange(900, 1500))
+    # Claude Code: three developers on weekdays (the importer names the feature after the repo).
+    if weekday:
+        for dev in range(3):
+            for _ in range(int(60 * rng.uniform(0.7, 1.3))):
+                write = rng.random() < 0.1
+                add(model="claude-sonnet-4-5-20250929", provider="anthropic", feature="acme-web",
+                    input_tokens=rng.randrange(500, 2500), output_tokens=rng.randrange(300, 1100),
+                    cache_read_tokens=rng.randrange(30_000, 60_000), cache_write_5m_tokens=8000 if write else 0,
+                    metadata={"session_id": f"dev{dev}-{day.isoformat()}"})
+    if spike:
+        # A retry loop in the review bot: the same escalation sent again and again.
+        for _ in range(300):
+            add(model="claude-sonnet-4-5-20250929", provider="anthropic", feature="code-review",
+                end_user="repo:billing-service", api_key="ci-bot",
+                input_tokens=rng.randrange(18000, 22000), output_tokens=rng.randrange(1200, 1800))
     # Weekly research job past 200K prompt tokens: long-context rates for the whole request.
     if day.weekday() == 2:
         for _ in range(3):
@@ -152,25 +194,37 @@ def seed_demo(*, days: int = 90, now: datetime | None = None, seed: int = 42) ->
         project.members.add(user)
         _, raw_key = create_key(project, name="demo")
     today = now.date()
+    _demo_prices(today, days=days)
     total = 0
     for offset in range(days - 1, -1, -1):
         day = today - timedelta(days=offset)
         growth = 0.7 + 0.5 * (days - offset) / days  # the product grows over the quarter
-        metered = _metered(day, rng, now, growth)
+        metered = _metered(day, rng, now, growth, spike=offset == SPIKE_DAYS_AGO)
         billed = _billed(day, metered, rng) if offset > 0 else []  # consoles lag a day
+        code = [r for r in metered if r.feature == "acme-web"]
+        metered = [r for r in metered if r.feature != "acme-web"]
         total += record_usage(project=project, source="demo", records=metered).accepted
+        total += record_usage(project=project, source=claude_code.SOURCE, records=code).accepted
         total += record_usage(project=project, source="demo-console", records=billed).accepted
     _demo_budget(project)
+    add_examples(project, features="acme-web")
     return project, raw_key, total
 
 
+def _demo_prices(today: date, *, days: int) -> None:
+    """The summarizer's negotiated rate, halved PRICE_CUT_DAYS_AGO (a custom model)."""
+    ModelPrice.objects.filter(model=SUMMARIZER).delete()
+    common = {"model": SUMMARIZER, "provider": "custom", "display_name": "Acme summarizer (fine-tuned)",
+              "is_custom": True, "batch_discount": Decimal("0.5")}
+    ModelPrice.objects.create(**common, effective_from=today - timedelta(days=days + 30),
+                              input=Decimal(4), output=Decimal(16), notes="demo: negotiated rate")
+    ModelPrice.objects.create(**common, effective_from=today - timedelta(days=PRICE_CUT_DAYS_AGO),
+                              input=Decimal(2), output=Decimal(8), notes="demo: renegotiated, half price")
+
+
 def _demo_budget(project: Project) -> None:
-    from decimal import Decimal
-
-    from billing.models import Budget
-
     Budget.objects.create(
         project=project, name="Monthly LLM budget", scope="project", period="month",
-        amount_usd=Decimal("250.00"), ledger="metered", thresholds=[50, 75, 90, 100],
+        amount_usd=Decimal("650.00"), ledger="metered", thresholds=[50, 75, 90, 100],
         recipients="team-lead@example.com",
     )

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from usage import views, views_connections, views_imports
+from usage.web import insights
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,4 +15,9 @@ urlpatterns = [
     path("p/<slug:slug>/records/", views.records, name="records"),
     path("p/<slug:slug>/reconcile/", views.reconcile_page, name="reconcile"),
     path("p/<slug:slug>/export/<slug:table>.csv", views.export, name="export"),
+    path("p/<slug:slug>/insights/", insights.explain_page, name="insights"),
+    path("p/<slug:slug>/insights/whatif/", insights.whatif_page, name="insights_whatif"),
+    path("p/<slug:slug>/insights/anomalies/", insights.anomalies_page, name="insights_anomalies"),
+    path("p/<slug:slug>/insights/subscriptions/", insights.plans_page, name="insights_plans"),
+    path("p/<slug:slug>/insights/recommendations/", insights.recommendations_page, name="insights_recommendations"),
 ]

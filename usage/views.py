@@ -20,6 +20,8 @@ from usage import charts, exports
 from usage import reconcile as rec
 from usage.billed import learn
 from usage.filters import DIMENSIONS, LEDGERS, NONE, RANGES, Filters
+from usage.insights.anomalies import anomalies
+from usage.insights.explain import month_why
 from usage.models import DailyModelUsage, DimensionUsage, DirectoryEntry, UsageRecord
 from usage.queries import (
     COARSE,
@@ -39,6 +41,7 @@ from usage.queries import (
     total_of,
     with_shares,
 )
+from usage.web.insights_charts import mark_anomalies
 
 SORTS = {
     "name": None,
@@ -195,6 +198,8 @@ def overview(request, slug: str):
         "days": days,
         "range": range_summary(days),
         "month": month,
+        "why": month_why(project, ledger=f.ledger, dims=f.dims, month=month),
+        "why_url": reverse("insights", args=[project.slug]) + f.query(range="month"),
         "classes": classes,
         "output_share": classes["output_tokens"] / total["cost_nano"] if total["cost_nano"] else None,
         "token_rows": token_rows(total, classes),
@@ -218,6 +223,9 @@ def overview(request, slug: str):
             budget_nano=budget_nano, projected_nano=month["projected_nano"],
         ),
     }
+    if not f.dims:
+        marks, _ = anomalies(project, start=f.start, end=f.end, ledger=f.ledger, scopes=("project",))
+        mark_anomalies(context["fig_daily"], marks)
     return _render(request, "usage/overview.html", context, partials=("daily_card",))
 
 

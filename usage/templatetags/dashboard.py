@@ -84,3 +84,9 @@ def dimname(names, key, value):
     if name is None or name == value:
         return label(value)
     return format_html('<span title="{}">{}</span>', value or "workspace_id: null", name)
+
+
+@register.filter
+def sub(value, other):
+    """value − other (integers, e.g. nano-USD)."""
+    return int(value or 0) - int(other or 0)
