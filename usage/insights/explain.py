@@ -303,7 +303,7 @@ def explain_spend(q: SpendQuery, *, compare_start: date, compare_end: date) -> t
     return result, ledger
 
 
-def sentence(result: Explanation, *, previous_label: str) -> str:
+def sentence(result: Explanation, *, previous_label: str, top: int | None = None) -> str:
     """One line for people: the change, then the effects, largest first, with the model or
     feature that drives the largest one."""
     change = result.change_nano
@@ -312,7 +312,7 @@ def sentence(result: Explanation, *, previous_label: str) -> str:
     word = "Up" if change > 0 else "Down" if change < 0 else "Unchanged"
     head = f"{word} {_usd(abs(change))} vs {previous_label}" if change else f"Unchanged vs {previous_label}"
     parts = [f"{LABELS[f]} {_usd(result.effects[f], signed=True)}"
-             for f in sorted(FACTORS, key=lambda f: -abs(result.effects[f])) if result.effects[f]]
+             for f in sorted(FACTORS, key=lambda f: -abs(result.effects[f])) if result.effects[f]][:top]
     lead = leading(result)
     driver = ""
     if lead and lead[1] is not None:
@@ -338,4 +338,4 @@ def month_why(project: Project, *, ledger: str, dims: dict, month: dict) -> str:
     q = SpendQuery(project=project, start=month["month_start"], end=month["today"], ledger=ledger,
                    filters=dict(dims))
     result, _ = explain_spend(q, compare_start=month["prev_start"], compare_end=month["prev_end"])
-    return sentence(result, previous_label=f"{month['prev_start']:%b %-d}–{month['prev_end']:%b %-d}")
+    return sentence(result, previous_label=f"{month['prev_start']:%b %-d}–{month['prev_end']:%b %-d}", top=2)

@@ -26,6 +26,11 @@ def waterfall(*, previous_nano: int, current_nano: int, steps: list[tuple[str, i
     value.append(_dollars(current_nano))
     color.append(TOTAL)
     signed = [_dollars(previous_nano), *[_dollars(d) for _, d in steps], _dollars(current_nano)]
+    # start the axis below the lowest step so that small effects are visible
+    tops = [b + v for b, v in zip(base, value, strict=True)]
+    lows = [*base[1:-1], value[0], value[-1]]
+    low, high = min(lows), max(tops) or 1.0
+    floor = max(0.0, low - (high - low) * 0.6)
     return {
         "data": [
             {"type": "bar", "x": names, "y": base, "marker": {"color": "rgba(0,0,0,0)"},
@@ -34,7 +39,8 @@ def waterfall(*, previous_nano: int, current_nano: int, steps: list[tuple[str, i
              "hovertemplate": "%{customdata:$,.2f}<extra></extra>", "showlegend": False},
         ],
         "layout": layout(barmode="stack", hovermode="closest", showlegend=False,
-                         xaxis={"type": "category", "tickformat": "", "hoverformat": ""}),
+                         xaxis={"type": "category", "tickformat": "", "hoverformat": ""},
+                         yaxis={"range": [floor, high * 1.04], "rangemode": "normal"}),
     }
 
 
