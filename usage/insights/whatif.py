@@ -12,14 +12,14 @@ records are counted and left out of both totals, never re-priced from $0."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
 from django.db.models import BigIntegerField, Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, NullIf
 
-from billing.pricing.classes import PRICED_COLUMNS
+from billing.pricing.classes import PRICED_COLUMNS, rate_class
 from billing.pricing.models import ModelPrice
 from billing.pricing.rates import Tokens, cost
 from usage.models import UsageRecord
@@ -182,8 +182,8 @@ class WhatIf:
 
 
 def _tokens(g: dict) -> Tokens:
-    return Tokens(input=g["input_tokens"], output=g["output_tokens"], cache_read=g["cache_read_tokens"],
-                  cache_write_5m=g["cache_write_5m_tokens"], cache_write_1h=g["cache_write_1h_tokens"])
+    """A group's sums as the pricing function's tokens (every priced class of the one list)."""
+    return Tokens(**{rate_class(c): g[c] for c in PRICED_COLUMNS})
 
 
 def _more_cache(tokens: Tokens, hit_rate: Fraction) -> Tokens | None:
@@ -193,8 +193,7 @@ def _more_cache(tokens: Tokens, hit_rate: Fraction) -> Tokens | None:
     moved = min(tokens.input, target - tokens.cache_read)
     if moved <= 0:
         return None
-    return Tokens(input=tokens.input - moved, output=tokens.output, cache_read=tokens.cache_read + moved,
-                  cache_write_5m=tokens.cache_write_5m, cache_write_1h=tokens.cache_write_1h)
+    return replace(tokens, input=tokens.input - moved, cache_read=tokens.cache_read + moved)
 
 
 def _group_whatif(g: dict, s: Scenario, book, bands: list[int]) -> tuple[int, str]:
