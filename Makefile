@@ -36,6 +36,7 @@ demo: install
 # real Celery worker on Redis. COSTWATCH_REQUIRE_SERVICES=1 (CI) turns a missing service
 # into a failure instead of a skip.
 test: install-dev
+	$(PY) bench/imports_graph.py
 	$(PY) -m pytest -m "not services" -p no:cacheprovider
 	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_URL)'.rsplit('/',1)[0]+'/postgres', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== PostgreSQL pass =="; \

@@ -121,10 +121,10 @@ def main() -> None:
             print(f"re-import of the same file: {time.perf_counter() - t:.1f} s, "
                   f"{again.duplicates:,} duplicates, {again.replaced:,} replaced, {again.added:,} added")
     stored = UsageRecord.objects.filter(project=project).count()
-    assert stored == summary.added == args.rows, (stored, summary.added)
+    assert stored == summary.records_added == args.rows, (stored, summary.records_added)
     import_only = seconds - rollup_seconds[0]
     print(f"database: PostgreSQL {connection.pg_version // 10000} ({url})")
-    print(f"rows: {args.rows:,}  records added: {summary.added:,}  cost: ${nano_to_usd(summary.cost_nano)}")
+    print(f"rows: {args.rows:,}  records added: {summary.records_added:,}  cost: ${nano_to_usd(summary.cost_nano)}")
     print(f"import: {import_only:.1f} s ({args.rows / import_only:,.0f} rows/s), "
           f"then rollups of {summary.first_day}..{summary.last_day}: {rollup_seconds[0]:.1f} s; total {seconds:.1f} s")
     print(f"peak RSS: {peak_mb():.0f} MB (before the import: {baseline:.0f} MB)")

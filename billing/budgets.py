@@ -1,21 +1,14 @@
-"""Budget arithmetic: period bounds, spend to date, the forecast, crossed thresholds.
+"""Budget status: period bounds, spend to date, the forecast, crossed thresholds, and
+the one budget percent every surface shows.
 
 Periods are UTC days like the rollups. Money stays integer nano-USD; only the percent
-shown to people is a rounded Decimal.
-
-Forecast: the burn rate is the mean daily spend of the period's *complete* days after
-dropping the single highest and the single lowest day (with 4 or more days), so one
-spiky day (a runaway batch job, a backfill) neither doubles the projection nor is
-ignored in the spend itself. While the period has fewer than 3 complete days (every
-day budget, the first days of a week or month) the last 7 complete days before today
-are used instead, so a new period is never extrapolated from a partial day. Today
-counts as max(spent so far today, the rate); the projection runs to the end of the
+shown to people is a rounded Decimal. The projection is usage.reports.forecast (one method
+for the Overview, the Budgets page, the API, e-mails and the digest), run to the end of the
 budget's own period (week, day or month), not the calendar month.
 """
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -28,24 +21,12 @@ from billing.pricing.money import usd_to_nano
 from costwatch import clock
 from costwatch.tenant.models import Project
 from usage.models import DailyModelUsage, DailyUsage
-from usage.queries import SpendQuery, rollup_queryset
+from usage.reports.forecast import Forecast, forecast, history_start, period_bounds
+from usage.reports.queries import SpendQuery, rollup_queryset
 
-# Budget.scope -> the filter name usage.queries understands.
+# Budget.scope -> the filter name usage.reports.queries understands.
 SCOPE_FILTER = {"provider": "provider", "model": "model", "feature": "feature",
                 "end_user": "user", "api_key": "api_key"}
-MIN_PERIOD_DAYS = 3
-FALLBACK_DAYS = 7
-
-
-def period_bounds(period: str, today: date) -> tuple[date, date]:
-    """First and last day (inclusive) of the period containing `today`."""
-    if period == "day":
-        return today, today
-    if period == "week":
-        start = today - timedelta(days=today.weekday())
-        return start, start + timedelta(days=6)
-    last = calendar.monthrange(today.year, today.month)[1]
-    return today.replace(day=1), today.replace(day=last)
 
 
 def scope_filters(budget: Budget) -> dict[str, str]:
@@ -84,16 +65,6 @@ def percent(spend_nano: int, amount: int) -> Decimal | None:
     return (Decimal(spend_nano) * 100 / Decimal(amount)).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
-def burn_rate(days: list[int]) -> int:
-    """Mean daily spend, dropping the highest and lowest day when there are 4 or more."""
-    if not days:
-        return 0
-    values = sorted(days)
-    if len(values) >= 4:
-        values = values[1:-1]
-    return sum(values) // len(values)
-
-
 @dataclass
 class Status:
     budget: Budget
@@ -129,40 +100,46 @@ class Status:
         return (self.period_end - self.today).days + 1
 
 
-def status(budget: Budget, *, now: datetime) -> Status:
+def status(budget: Budget, *, now: datetime | None = None) -> Status:
+    """Spend, percent and forecast of the budget's current period as of `now`."""
     today = clock.utc_today(now)
     start, end = period_bounds(budget.period, today)
-    history_start = min(start, today - timedelta(days=FALLBACK_DAYS))
-    all_days = daily_spend(budget, start=history_start, end=today)
+    all_days = daily_spend(budget, start=history_start(start, today), end=today)
+    fc = forecast(all_days, start=start, end=end, today=today)
     in_period = {d: v for d, v in all_days.items() if d >= start}
-    spend_nano = sum(in_period.values())
-    complete = [start + timedelta(days=i) for i in range((today - start).days)]
-    if len(complete) < MIN_PERIOD_DAYS:
-        complete = [today - timedelta(days=i) for i in range(FALLBACK_DAYS, 0, -1)]
-    rate = burn_rate([all_days.get(d, 0) for d in complete])
     amount = amount_nano(budget)
+    return Status(budget=budget, today=today, period_start=start, period_end=end,
+                  spend_nano=fc.spend_nano, amount_nano=amount, rate_nano=fc.rate_nano,
+                  projected_nano=fc.projected_nano, runout_date=runout_date(fc, in_period, amount),
+                  daily=in_period)
 
-    spent_today = in_period.get(today, 0)
-    cumulative = spend_nano - spent_today
-    projected = cumulative + max(spent_today, rate) + rate * (end - today).days
-    runout = None
-    day = start
+
+def runout_date(fc: Forecast, in_period: dict[date, int], amount: int) -> date | None:
+    """The day spend reached the amount, or the day the forecast reaches it (None: not
+    within the period)."""
     running = 0
-    while day < today:  # already exceeded: the day it happened
+    day = fc.start
+    while day < fc.today:  # already exceeded: the day it happened
         running += in_period.get(day, 0)
         if amount and running >= amount:
-            runout = day
-            break
+            return day
         day += timedelta(days=1)
-    day = today
-    while runout is None and day <= end:
-        cumulative += max(spent_today, rate) if day == today else rate
-        if cumulative >= amount:
-            runout = day
+    spent_today = in_period.get(fc.today, 0)
+    while day <= fc.end:
+        running += fc.day_spend(day, spent_today)
+        if running >= amount:
+            return day
         day += timedelta(days=1)
-    return Status(budget=budget, today=today, period_start=start, period_end=end,
-                  spend_nano=spend_nano, amount_nano=amount, rate_nano=rate,
-                  projected_nano=projected, runout_date=runout, daily=in_period)
+    return None
+
+
+def overview_budget(project: Project) -> Budget | None:
+    """The whole-project monthly budget the Overview shows (the first active one)."""
+    return (
+        Budget.objects.filter(project=project, scope="project", period="month", is_active=True)
+        .order_by("pk")
+        .first()
+    )
 
 
 def fired_thresholds(budget: Budget, *, period_start: date) -> set[int]:

@@ -23,7 +23,7 @@ from billing import alerts, budgets
 from billing.models import Budget, DigestSent
 from billing.pricing.money import format_usd
 from costwatch.tenant.models import Project
-from usage.queries import SpendQuery, default_ledger, spend
+from usage.reports.queries import SpendQuery, default_ledger, spend
 
 logger = logging.getLogger(__name__)
 SEND_HOUR = 9

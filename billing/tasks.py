@@ -38,6 +38,11 @@ def check_project_budgets(project_id: int, at: str | None = None) -> int:
     return len(ids)
 
 
+def schedule_budget_check(sender, *, project_id: int, **kwargs) -> None:
+    """Receiver of hooks.day_rolled_up: check the project's budgets in a worker."""
+    check_project_budgets.delay(project_id)
+
+
 @shared_task(name="billing.tasks.check_all_budgets", acks_late=True)
 def check_all_budgets(at: str | None = None) -> int:
     """Beat: every active budget, plus undelivered alerts no retry is working on."""

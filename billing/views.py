@@ -13,7 +13,7 @@ from billing.pricing.money import format_usd
 from costwatch import clock
 from costwatch.tenant.access import project_for_user
 from costwatch.tenant.models import Project
-from usage.queries import default_ledger
+from usage.reports.queries import default_ledger
 
 PAGE = "billing/budgets.html"
 HISTORY = 50

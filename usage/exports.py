@@ -103,7 +103,7 @@ def records_csv(qs, *, zone, filename: str, names: dict[str, dict[str, str]]) ->
 
 
 def reconcile_csv(cells, *, filename: str) -> StreamingHttpResponse:
-    """Every (day, provider, model) cell of a usage.reconcile.Reconciliation."""
+    """Every (day, provider, model) cell of a usage.reports.reconcile.Reconciliation."""
     header = ["day_utc", "provider", "model", "metered_cost_usd", "billed_cost_usd",
               "difference_usd", "difference_share", "billed_reported_cost_usd",
               "metered_requests", "metered_tokens", "billed_tokens", "status"]

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from costwatch import clock
 from costwatch.tenant.models import Project
 from usage.models import LEDGER_BILLED, LEDGER_METERED
-from usage.queries import SpendQuery, default_ledger
+from usage.reports.queries import SpendQuery, default_ledger
 
 RANGES = {
     "7d": "Last 7 days",
@@ -26,7 +26,7 @@ RANGES = {
 }
 DEFAULT_RANGE = "30d"
 MAX_DAYS = 731
-# URL parameter -> label; the parameter names are the API's (usage.queries.COLUMN).
+# URL parameter -> label; the parameter names are the API's (usage.reports.queries.COLUMN).
 DIMENSIONS = {
     "model": "Model",
     "provider": "Provider",

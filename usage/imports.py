@@ -28,7 +28,7 @@ from costwatch.tenant.models import Project
 from usage import billed
 from usage.importers import REGISTRY, detect, expand
 from usage.importers.base import ImportFormatError, InputFile, ParseStats
-from usage.ingest import record_usage
+from usage.ingest import Counts, record_usage
 from usage.models import LEDGER_BILLED, ImportJob
 
 
@@ -44,19 +44,44 @@ class FileResult:
 
 @dataclass
 class ImportSummary:
+    """What one import did: the counts carry the names of the ImportJob columns that store
+    them (COUNTS), so a run, its job row and the pages read one shape."""
+
     files: list[FileResult] = field(default_factory=list)
     rows_read: int = 0
     rows_skipped: int = 0
-    added: int = 0
-    replaced: int = 0
-    merged: int = 0
+    records_added: int = 0
+    records_replaced: int = 0
+    records_merged: int = 0
     duplicates: int = 0
-    rejected: int = 0
-    unpriced: int = 0
+    rows_rejected: int = 0
+    records_unpriced: int = 0
     cost_nano: int = 0  # net cost added (new rows minus the rows they replaced)
     first_day: date | None = None
     last_day: date | None = None
     notes: list[str] = field(default_factory=list)  # what was restated, usage.billed.describe
+
+    def add(self, counts: Counts) -> None:
+        """Add one write batch (usage.ingest / usage.billed)."""
+        self.records_added += counts.accepted
+        self.records_replaced += counts.replaced
+        self.records_merged += counts.merged
+        self.duplicates += counts.duplicates
+        self.records_unpriced += counts.unpriced
+        self.cost_nano += counts.cost_nano - counts.replaced_cost_nano
+        days = [d for d in (counts.first_day, counts.last_day, self.first_day, self.last_day) if d]
+        if days:
+            self.first_day, self.last_day = min(days), max(days)
+
+    def columns(self) -> dict:
+        """The counts as ImportJob column values."""
+        return {name: getattr(self, name) for name in COUNTS}
+
+
+# ImportJob's count columns, filled from ImportSummary (tests/usage/test_imports.py checks
+# that both name the same fields).
+COUNTS = ["rows_read", "rows_skipped", "records_added", "records_replaced", "records_merged",
+          "duplicates", "rows_rejected", "records_unpriced", "cost_nano", "first_day", "last_day"]
 
 
 def input_files(paths: Iterable[str | Path]) -> list[InputFile]:
@@ -105,7 +130,6 @@ def run_import(
     paths: Iterable[str | Path],
     format: str = "auto",
     formats: list[str] | None = None,
-    user=None,
     job: ImportJob | None = None,
 ) -> ImportSummary:
     """Import files into `project`. Raises ImportFailed (the job is marked failed with the
@@ -115,7 +139,7 @@ def run_import(
     paths = list(paths)
     watched = job  # a caller's job shows progress; one created here has no watcher
     if job is None:
-        job = ImportJob.objects.create(project=project, created_by=user,
+        job = ImportJob.objects.create(project=project,
                                        file_name=", ".join(Path(p).name for p in paths)[:255])
     ImportJob.objects.filter(pk=job.pk).update(status="running", error="")
     summary = ImportSummary()
@@ -149,20 +173,11 @@ def run_import(
                             project=project, source=fmt.source, records=fmt.parse(group, stats),
                             merge=True, import_job=job, on_progress=progress,
                         )
-                    summary.added += counts.accepted
-                    summary.replaced += counts.replaced
-                    summary.merged += counts.merged
-                    summary.duplicates += counts.duplicates
-                    summary.unpriced += counts.unpriced
-                    summary.cost_nano += counts.cost_nano - counts.replaced_cost_nano
-                    days = [d for d in (counts.first_day, counts.last_day) if d]
-                    if days:
-                        summary.first_day = min([*days, *filter(None, [summary.first_day])])
-                        summary.last_day = max([*days, *filter(None, [summary.last_day])])
+                    summary.add(counts)
         finally:
             progress.close()
     except ImportFormatError as exc:
-        summary.rejected = 1
+        summary.rows_rejected = 1
         ImportJob.objects.filter(pk=job.pk).update(
             status="failed", error=str(exc), finished_at=timezone.now(),
             rows_read=stats.rows_read, rows_rejected=1,
@@ -174,11 +189,7 @@ def run_import(
     ImportJob.objects.filter(pk=job.pk).update(
         status="done", finished_at=timezone.now(), format=", ".join(done_formats)[:64],
         notes="; ".join(summary.notes),
-        progress_bytes=job.file_size or stats.progress(), rows_read=summary.rows_read,
-        rows_skipped=summary.rows_skipped, records_added=summary.added,
-        records_replaced=summary.replaced, records_merged=summary.merged,
-        duplicates=summary.duplicates, rows_rejected=0, records_unpriced=summary.unpriced,
-        cost_nano=summary.cost_nano, first_day=summary.first_day, last_day=summary.last_day,
+        progress_bytes=job.file_size or stats.progress(), **summary.columns(),
     )
     return summary
 

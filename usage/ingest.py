@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date
@@ -14,12 +13,12 @@ from django.utils import timezone
 
 from billing.pricing.classes import TOKEN_COLUMNS
 from billing.pricing.rates import PriceBook, Tokens, cost
+from costwatch import hooks
 from costwatch.tenant.models import Project
 from usage.models import DirtyDay, ImportJob, UsageRecord
 from usage.records import Record
 
 CHUNK = 2000
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -386,13 +385,5 @@ def mark_dirty(*, project_id: int, days: Iterable[tuple[date, str]]) -> None:
         update_fields=["marked_at"],
     )
     for mark in marks:
-        transaction.on_commit(lambda m=mark: _enqueue_rollup(m))
-
-
-def _enqueue_rollup(mark: DirtyDay) -> None:
-    from usage.tasks import rollup_day
-
-    try:
-        rollup_day.delay(mark.project_id, mark.day.isoformat(), mark.ledger)
-    except Exception:  # broker down: the DirtyDay row stays, beat / `manage.py rollup` catch up
-        logger.warning("could not enqueue rollup for %s %s", mark.day, mark.ledger, exc_info=True)
+        transaction.on_commit(lambda m=mark: hooks.day_marked_dirty.send(
+            sender=DirtyDay, project_id=m.project_id, day=m.day, ledger=m.ledger))

@@ -1,4 +1,4 @@
-"""HTTP to the providers' admin APIs (FORMATS.md §2, §4): JSON GETs with the provider's
+"""HTTP to the providers' admin APIs (docs/formats.md §2, §4): JSON GETs with the provider's
 auth headers, 429 `retry-after` honoured, 5xx and network errors retried with exponential
 backoff, paging cursors followed. Base URLs: settings.ANTHROPIC_ADMIN_API_URL and
 OPENAI_ADMIN_API_URL. The one place costwatch talks to a provider."""

@@ -163,7 +163,7 @@ def sync(*, connection: ProviderConnection, since: date | None = None, until: da
                                            file_name=f"{label} sync {start}…{end}"[:255], status="running")
             with tempfile.TemporaryDirectory(prefix="costwatch-sync-") as folder:
                 paths, formats = _fetch(provider, key, start, end, Path(folder))
-                run_import(project=project, paths=paths, formats=formats, job=job, user=user)
+                run_import(project=project, paths=paths, formats=formats, job=job)
             result.jobs.append(job)
             if connection.synced_through is None or start <= connection.synced_through + timedelta(days=1):
                 complete = min(end, today - timedelta(days=1))  # today is not over yet

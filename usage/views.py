@@ -11,21 +11,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from billing.pricing.money import usd_to_nano
+from billing import budgets
 from costwatch import clock
 from costwatch.tenant.access import project_for_user, projects_for
 from costwatch.tenant.keys import create_key, revoke_key
 from costwatch.tenant.models import Project
 from usage import charts, exports
-from usage import reconcile as rec
 from usage.billed import learn
 from usage.filters import DIMENSIONS, LEDGERS, NONE, RANGES, Filters
 from usage.insights.anomalies import anomalies
 from usage.insights.explain import month_why
 from usage.models import DailyModelUsage, DimensionUsage, DirectoryEntry, UsageRecord
-from usage.queries import (
+from usage.reports import reconcile as rec
+from usage.reports.queries import (
     COARSE,
-    SpendQuery,
     by_day,
     class_costs,
     daily_cost,
@@ -34,7 +33,6 @@ from usage.queries import (
     grouped,
     month_summary,
     named,
-    project_month_budget,
     range_summary,
     ranked,
     ranked_page,
@@ -170,16 +168,11 @@ def overview(request, slug: str):
     month = month_summary(daily_nano, today=today)
     classes = class_costs(range_rows)
 
-    budget = project_month_budget(project)
-    budget_nano = budget_used = None
-    if budget is not None:
-        budget_nano = usd_to_nano(budget.amount_usd)
-        if budget.ledger == f.ledger and not f.dims:
-            used = month["mtd_nano"]
-        else:
-            used = total_of(grouped(SpendQuery(project=project, start=month_start, end=today,
-                                               ledger=budget.ledger)))["cost_nano"]
-        budget_used = used / budget_nano if budget_nano else None
+    # The budget card shows the budget's own status: the figures of the Budgets page.
+    budget = budgets.overview_budget(project)
+    budget_status = budgets.status(budget) if budget is not None else None
+    budget_nano = budget_status.amount_nano if budget_status else None
+    budget_used = budget_status.percent / 100 if budget_status and budget_status.percent is not None else None
 
     top = {
         key: ranked(f.spend_query(project, group_by=[key]), limit=5, cost_only=True)
@@ -209,6 +202,7 @@ def overview(request, slug: str):
         "budget": budget,
         "budget_nano": budget_nano,
         "budget_used": budget_used,
+        "budget_status": budget_status,
         "top": top,
         "top_total": total["cost_nano"],
         "stack_links": {k: f.query(stack=k if k != "model" else None) for k in DIMENSIONS},

@@ -2,13 +2,6 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def _load_catalog(sender, **kwargs):
-    # Imported here: catalog.py imports the models, which can't load before the app registry.
-    from billing.pricing.catalog import load_catalog
-
-    load_catalog()
-
-
 class PricingConfig(AppConfig):
     name = "billing.pricing"
     label = "pricing"
@@ -16,5 +9,8 @@ class PricingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # Imported here, as Django wants signal receivers (the catalog imports the models).
+        from billing.pricing import catalog
+
         # Fresh databases (and test databases after a flush) get the shipped price catalog.
-        post_migrate.connect(_load_catalog, sender=self)
+        post_migrate.connect(catalog.load_after_migrate, sender=self)

@@ -80,6 +80,11 @@ def load_catalog() -> int:
     return len(rows)
 
 
+def load_after_migrate(sender, **kwargs) -> None:
+    """post_migrate receiver (see PricingConfig.ready)."""
+    load_catalog()
+
+
 def ensure_catalog() -> None:
     if not ModelPrice.objects.filter(is_custom=False).exists():
         load_catalog()

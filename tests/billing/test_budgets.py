@@ -1,22 +1,27 @@
-from datetime import date, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from billing import budgets
+from billing.models import Budget
 from billing.pricing.money import usd_to_nano
 from tests.billing.test_budget_fixtures import add_spend, at, make_budget
+from tests.usage.dashboard_data import seed
+from usage.reports import forecast
 
 pytestmark = pytest.mark.django_db
 
 
 def test_period_bounds_month_week_day():
-    assert budgets.period_bounds("month", date(2028, 2, 10)) == (date(2028, 2, 1), date(2028, 2, 29))
-    assert budgets.period_bounds("month", date(2026, 12, 31)) == (date(2026, 12, 1), date(2026, 12, 31))
+    assert forecast.period_bounds("month", date(2028, 2, 10)) == (date(2028, 2, 1), date(2028, 2, 29))
+    assert forecast.period_bounds("month", date(2026, 12, 31)) == (date(2026, 12, 1), date(2026, 12, 31))
     # weeks start on Monday (UTC): Sunday Nov 29 2026 belongs to the week of Monday Nov 23
-    assert budgets.period_bounds("week", date(2026, 11, 29)) == (date(2026, 11, 23), date(2026, 11, 29))
-    assert budgets.period_bounds("week", date(2026, 11, 23)) == (date(2026, 11, 23), date(2026, 11, 29))
-    assert budgets.period_bounds("day", date(2026, 11, 5)) == (date(2026, 11, 5), date(2026, 11, 5))
+    assert forecast.period_bounds("week", date(2026, 11, 29)) == (date(2026, 11, 23), date(2026, 11, 29))
+    assert forecast.period_bounds("week", date(2026, 11, 23)) == (date(2026, 11, 23), date(2026, 11, 29))
+    assert forecast.period_bounds("day", date(2026, 11, 5)) == (date(2026, 11, 5), date(2026, 11, 5))
 
 
 @pytest.mark.parametrize(
@@ -59,10 +64,10 @@ def test_crossed_thresholds_are_exact_at_the_boundary():
 
 
 def test_burn_rate_is_robust_to_one_spiky_day():
-    assert budgets.burn_rate([10, 10, 10, 10, 500]) == 10
-    assert budgets.burn_rate([10, 12, 8, 10]) == 10
-    assert budgets.burn_rate([6, 12]) == 9  # too few days to trim: the mean
-    assert budgets.burn_rate([]) == 0
+    assert forecast.burn_rate([10, 10, 10, 10, 500]) == 10
+    assert forecast.burn_rate([10, 12, 8, 10]) == 10
+    assert forecast.burn_rate([6, 12]) == 9  # too few days to trim: the mean
+    assert forecast.burn_rate([]) == 0
 
 
 def test_projection_ignores_a_spike_and_gives_the_runout_day(project):
@@ -122,3 +127,31 @@ def test_runout_date_in_the_past_when_already_exceeded(project):
     st = budgets.status(budget, now=at(date(2026, 11, 6)))
     assert st.runout_date == date(2026, 11, 4)  # 30, 60, 90, 120
     assert st.crossed == [50, 75, 90, 100] and not st.over_forecast
+
+
+def by_testid(response, name: str) -> str:
+    return re.search(rf'data-testid="{name}"[^>]*>(.*?)</', response.content.decode(), re.S).group(1)
+
+
+def test_overview_budgets_page_and_api_show_one_projection_and_one_percent(
+    logged_in, project, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The figures of tests/usage/dashboard_data.py (today 2026-11-20): $3.38 spent this
+    month of a $10 budget = 33.8 %. Forecast: the complete days Nov 1–19 spent $2.00 (Nov 10),
+    $0.75 (Nov 18), $0.03 (Nov 19), else 0; without the highest and lowest day that is $0.78
+    over 17 days = 45,882,352 nano/day. Today counts its $0.60 (more than the rate), then 10
+    days at the rate: $3.38 + 10 × 0.045882352 = $3.838823520."""
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 11, 20, 15, tzinfo=UTC))
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(project)
+    Budget.objects.create(project=project, name="Monthly", scope="project", period="month",
+                          amount_usd=Decimal("10.00"), ledger="metered")
+
+    overview = logged_in.get("/p/acme/")
+    assert by_testid(overview, "projected") == "$3.84"
+    assert by_testid(overview, "budget-used") == "33.8 %"
+    page = logged_in.get("/p/acme/budgets/")
+    assert by_testid(page, "percent") == "33.8 %"
+    assert "Projected <strong>$3.84</strong> by Nov 30 (38.4 %)" in page.content.decode()
+    api = logged_in.get("/api/v1/budgets?project=acme").json()["budgets"][0]
+    assert (api["percent_used"], api["projected_usd"]) == ("33.8", "3.838823520")

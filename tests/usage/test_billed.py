@@ -91,12 +91,12 @@ def test_everything_twice_in_any_order_is_still_the_providers_total(project):
 def test_a_later_token_source_says_what_it_replaced(project):
     run(project, ANTHROPIC, ["console_usage"])
     summary = run_import(project=project, paths=[SAMPLES / ANTHROPIC["usage_report"]])
-    assert summary.replaced == 7 and summary.added == 7
+    assert summary.records_replaced == 7 and summary.records_added == 7
     assert summary.notes == ["replaced 7 billed rows of 2026-03-09…2026-03-10 from the Console usage CSV"]
     assert ImportJob.objects.order_by("-pk").first().notes == summary.notes[0]
     assert summary.cost_nano == 0  # the same usage, restated: nothing added
     again = run_import(project=project, paths=[SAMPLES / ANTHROPIC["usage_report"]])
-    assert (again.added, again.replaced, again.duplicates, again.notes) == (0, 0, 7, [])
+    assert (again.records_added, again.records_replaced, again.duplicates, again.notes) == (0, 0, 7, [])
 
 
 def test_restatement_drops_rows_the_later_export_no_longer_has(project, tmp_path):
@@ -105,7 +105,7 @@ def test_restatement_drops_rows_the_later_export_no_longer_has(project, tmp_path
     # the later export of the month has no eval-batch row on 03-09 (e.g. a refunded batch)
     later = write(tmp_path, "later.csv", "\n".join(line for line in lines if "eval-batch" not in line) + "\n")
     summary = run_import(project=project, paths=[later])
-    assert summary.replaced == 1 and summary.duplicates == 6
+    assert summary.records_replaced == 1 and summary.duplicates == 6
     assert not UsageRecord.objects.filter(api_key="eval-batch").exists()
 
 
@@ -120,7 +120,7 @@ def test_workspaces_the_directory_maps_are_restated_one_by_one(project, tmp_path
         "usage_output_tokens,web_search_count,inference_geo,speed\n"
         '2026-03-10,claude-sonnet-4-6,research-notebooks,"Research, EU",standard,≤ 200k,60211,0,0,0,14004,0,global,\n'))
     summary = run_import(project=project, paths=[research])
-    assert summary.replaced == 1  # only Research, EU's row of 03-10; the other 6 stay
+    assert summary.records_replaced == 1  # only Research, EU's row of 03-10; the other 6 stay
     assert UsageRecord.objects.count() == 7
     row = UsageRecord.objects.get(workspace="wrkspc_01Pz3LqV8nRt6YkW2mXc5bJh")
     assert (row.input_tokens, row.metadata["format"]) == (60211, "anthropic_console_usage")
@@ -135,7 +135,7 @@ def test_without_the_directory_names_and_ids_restate_the_whole_day(project, tmp_
     summary = run_import(project=project, paths=[one])
     # 'Research' can't be told apart from the ids of 03-10: the day's 3 id rows are replaced,
     # the default workspace's row stays (Default ⇔ workspace_id null on both sides)
-    assert summary.replaced == 2
+    assert summary.records_replaced == 2
     assert set(UsageRecord.objects.filter(day="2026-03-10").values_list("workspace", flat=True)) == {"", "Research"}
 
 

@@ -1,6 +1,6 @@
 """Importers: every sample in tests/fixtures/samples, exact totals per model and day worked
 out by hand from the rows and the shipped prices (USD per million tokens; one token at
-$1/M is 1,000 nano-USD), every quirk of FORMATS.md, errors, all-or-nothing, re-imports."""
+$1/M is 1,000 nano-USD), every quirk of docs/formats.md, errors, all-or-nothing, re-imports."""
 
 import shutil
 import zipfile
@@ -12,8 +12,8 @@ from django.db.models import Sum
 
 from usage.importers import detect
 from usage.importers.base import InputFile, model_key
-from usage.imports import ImportFailed, run_import
-from usage.models import LEDGER_BILLED, LEDGER_METERED, DailyModelUsage, UsageRecord
+from usage.imports import COUNTS, ImportFailed, ImportSummary, run_import
+from usage.models import LEDGER_BILLED, LEDGER_METERED, DailyModelUsage, ImportJob, UsageRecord
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "samples"
 
@@ -68,7 +68,7 @@ WEB_SEARCH = usd("0.22")  # 22 searches, on the cost export only
 
 def test_hand_totals_add_up():
     assert sum(CONSOLE.values()) == CONSOLE_TOTAL
-    # FORMATS.md: the cost file is "unrounded $86.144876" = tokens + web search
+    # docs/formats.md: the cost file is "unrounded $86.144876" = tokens + web search
     assert usd("86.1448758") == CONSOLE_TOTAL + WEB_SEARCH
 
 
@@ -78,7 +78,7 @@ def test_hand_totals_add_up():
 def test_console_usage_csv_exact_totals_per_model_and_day(project):
     summary = run_import(project=project, paths=[SAMPLES / "anthropic_console_usage.csv"])
     assert summary.files[0].format == "anthropic_console_usage"
-    assert (summary.rows_read, summary.added, summary.duplicates, summary.rejected) == (7, 7, 0, 0)
+    assert (summary.rows_read, summary.records_added, summary.duplicates, summary.rows_rejected) == (7, 7, 0, 0)
     assert summary.cost_nano == CONSOLE_TOTAL
     assert per_day_model(project) == CONSOLE
     assert set(UsageRecord.objects.values_list("ledger", flat=True)) == {LEDGER_BILLED}
@@ -101,7 +101,7 @@ def test_console_usage_quirks_quoted_workspace_batch_and_labels(project):
 def test_console_usage_reimport_never_double_counts(project):
     run_import(project=project, paths=[SAMPLES / "anthropic_console_usage.csv"])
     again = run_import(project=project, paths=[SAMPLES / "anthropic_console_usage.csv"])
-    assert (again.added, again.replaced, again.duplicates, again.cost_nano) == (0, 0, 7, 0)
+    assert (again.records_added, again.records_replaced, again.duplicates, again.cost_nano) == (0, 0, 7, 0)
     assert UsageRecord.objects.count() == 7
     assert total(project) == CONSOLE_TOTAL
 
@@ -113,7 +113,7 @@ def test_console_usage_later_export_restates_the_month(project, tmp_path):
     restated = [line.replace("50211,0,0,0,12004", "60211,0,0,0,14004") for line in lines]
     restated.append("2026-03-11,claude-haiku-4-5-20251001,prod-backend,Default,standard,≤ 200k,1000000,0,0,0,0,0,not_available,")
     summary = run_import(project=project, paths=[write(tmp_path, "later.csv", "\n".join(restated) + "\n")])
-    assert (summary.added, summary.replaced, summary.duplicates) == (1, 1, 6)
+    assert (summary.records_added, summary.records_replaced, summary.duplicates) == (1, 1, 6)
     assert summary.cost_nano == nano((10000, 3), (2000, 15)) + nano((1000000, 1))
     assert UsageRecord.objects.count() == 8
     assert total(project) == CONSOLE_TOTAL + nano((10000, 3), (2000, 15)) + nano((1000000, 1))
@@ -171,7 +171,7 @@ def test_console_all_zero_rows_are_skipped(project, tmp_path):
     path = write(tmp_path, "z.csv", "usage_date_utc,model_version,usage_input_tokens_no_cache,usage_output_tokens\n"
                  "2026-03-01,claude-haiku-4-5,0,0\n2026-03-01,claude-sonnet-4-6,1,1\n")
     summary = run_import(project=project, paths=[path])
-    assert (summary.rows_read, summary.rows_skipped, summary.added) == (2, 1, 1)
+    assert (summary.rows_read, summary.rows_skipped, summary.records_added) == (2, 1, 1)
 
 
 # --- Anthropic Console cost CSV and the merge --------------------------------------------------
@@ -190,7 +190,7 @@ COST_REPORTED = {  # per (day, model), the cost file's rows summed (rounded per 
 def test_console_cost_csv_alone_is_the_bill(project):
     summary = run_import(project=project, paths=[SAMPLES / "anthropic_console_cost.csv"])
     assert summary.files[0].format == "anthropic_console_cost"
-    assert summary.rows_read == 25 and summary.added == 10  # 7 keys + 3 web-search rows
+    assert summary.rows_read == 25 and summary.records_added == 10  # 7 keys + 3 web-search rows
     assert per_day_model(project) == COST_REPORTED
     assert total(project) == usd("86.16")
     assert total(project, "reported_cost_nano") == usd("86.16")
@@ -218,9 +218,9 @@ def test_console_cost_and_usage_exports_never_add_up(project, order):
 def test_console_cost_reimport_after_merge_is_duplicate(project):
     run_import(project=project, paths=[SAMPLES / "anthropic_console_usage.csv"])
     first = run_import(project=project, paths=[SAMPLES / "anthropic_console_cost.csv"])
-    assert (first.merged, first.added, first.cost_nano) == (7, 10, WEB_SEARCH)
+    assert (first.records_merged, first.records_added, first.cost_nano) == (7, 10, WEB_SEARCH)
     again = run_import(project=project, paths=[SAMPLES / "anthropic_console_cost.csv"])
-    assert (again.merged, again.added, again.duplicates, again.cost_nano) == (7, 0, 10, 0)
+    assert (again.records_merged, again.records_added, again.duplicates, again.cost_nano) == (7, 0, 10, 0)
     assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
 
 
@@ -261,7 +261,7 @@ def test_hourly_usage_covers_the_daily_cost_row(project, tmp_path):
 def test_admin_usage_report_same_totals_as_console(project):
     summary = run_import(project=project, paths=[SAMPLES / "anthropic_usage_report.json"])
     assert summary.files[0].format == "anthropic_usage_report"
-    assert (summary.added, summary.rows_skipped) == (7, 1)  # the empty bucket
+    assert (summary.records_added, summary.rows_skipped) == (7, 1)  # the empty bucket
     assert per_day_model(project) == CONSOLE
     assert UsageRecord.objects.get(model="claude-sonnet-4-6", day="2026-03-09").metadata["web_search_count"] == 12
 
@@ -300,7 +300,7 @@ FILE_SEARCH = usd("0.000271")
 def test_openai_usage_csv_float_counts_false_and_empty_bucket(project):
     summary = run_import(project=project, paths=[SAMPLES / "openai_dashboard_completions_usage_2026-03-09_2026-03-11.csv"])
     assert summary.files[0].format == "openai_usage_csv"
-    assert (summary.rows_read, summary.rows_skipped, summary.added) == (4, 1, 3)
+    assert (summary.rows_read, summary.rows_skipped, summary.records_added) == (4, 1, 3)
     assert per_day_model(project) == OPENAI
     assert sum(OPENAI.values()) == usd("4.2079383")
     assert sorted(UsageRecord.objects.values_list("requests", flat=True)) == [8, 611, 4228]
@@ -310,14 +310,14 @@ def test_openai_usage_csv_float_counts_false_and_empty_bucket(project):
 def test_openai_usage_api_json(project):
     summary = run_import(project=project, paths=[SAMPLES / "openai_usage_completions.json"])
     assert summary.files[0].format == "openai_usage_api"
-    assert (summary.added, summary.rows_skipped) == (3, 1)
+    assert (summary.records_added, summary.rows_skipped) == (3, 1)
     assert per_day_model(project) == OPENAI
 
 
 def test_openai_cost_csv_2026_layout_alone(project):
     summary = run_import(project=project, paths=[SAMPLES / "openai_dashboard_cost_2026-03-09_2026-03-11.csv"])
     assert summary.files[0].format == "openai_cost_csv"
-    assert summary.rows_skipped == 1 and summary.added == 4  # 3 models + file search
+    assert summary.rows_skipped == 1 and summary.records_added == 4  # 3 models + file search
     assert total(project) == usd("4.2079383") + FILE_SEARCH
 
 
@@ -367,9 +367,9 @@ def test_claude_code_sessions_dedup_across_files_max_output_and_ttl(project):
                                                  SAMPLES / "claude_code_session_resumed.jsonl"])
     assert [f.format for f in summary.files] == ["claude_code", "claude_code"]
     # 13 lines: 4 responses, 3 more snapshots of them (one in the resumed file), 6 other lines
-    assert (summary.rows_read, summary.added, summary.duplicates, summary.rows_skipped) == (13, 4, 3, 6)
+    assert (summary.rows_read, summary.records_added, summary.duplicates, summary.rows_skipped) == (13, 4, 3, 6)
     assert per_day_model(project) == CLAUDE_CODE
-    assert total(project) == usd("0.459685")  # FORMATS.md §5
+    assert total(project) == usd("0.459685")  # docs/formats.md §5
     first = UsageRecord.objects.get(external_id="msg_01JmX7c2Vq9TnR4bWz8KpL3e:req_011CYk4Rz7Wq2NvB8mT5pXsJ")
     assert (first.output_tokens, first.cache_write_1h_tokens, first.cache_write_5m_tokens) == (412, 24110, 0)
     assert first.ledger == LEDGER_METERED and first.feature == "-Users-alice-src-costwatch"
@@ -380,10 +380,10 @@ def test_claude_code_sessions_dedup_across_files_max_output_and_ttl(project):
 def test_claude_code_reimport_and_resumed_file_alone_never_double_count(project):
     run_import(project=project, paths=[SAMPLES / "claude_code_session.jsonl"])
     summary = run_import(project=project, paths=[SAMPLES / "claude_code_session_resumed.jsonl"])
-    assert (summary.added, summary.duplicates) == (1, 1)
+    assert (summary.records_added, summary.duplicates) == (1, 1)
     again = run_import(project=project, paths=[SAMPLES / "claude_code_session.jsonl",
                                                SAMPLES / "claude_code_session_resumed.jsonl"])
-    assert (again.added, again.duplicates) == (0, 4 + 3)  # stored + repeated snapshots
+    assert (again.records_added, again.duplicates) == (0, 4 + 3)  # stored + repeated snapshots
     assert total(project) == usd("0.459685")
 
 
@@ -394,7 +394,7 @@ def test_claude_code_zip_of_the_projects_folder(project, tmp_path):
         zf.write(SAMPLES / "claude_code_session_resumed.jsonl", "projects/-Users-alice-src-costwatch/b2e8.jsonl")
         zf.writestr("projects/README.txt", "not a log")
     summary = run_import(project=project, paths=[archive])
-    assert summary.added == 4 and total(project) == usd("0.459685")
+    assert summary.records_added == 4 and total(project) == usd("0.459685")
 
 
 def test_claude_code_folder(project, tmp_path):
@@ -443,7 +443,7 @@ def test_generic_csv_per_request_and_per_day(project, tmp_path):
 def test_unknown_model_is_unpriced_not_zero(project, tmp_path):
     path = write(tmp_path, "u.csv", "date,model,input_tokens\n2026-03-09,acme-llm-9,1000\n")
     summary = run_import(project=project, paths=[path])
-    assert summary.unpriced == 1
+    assert summary.records_unpriced == 1
     assert UsageRecord.objects.get().cost_nano is None
 
 
@@ -574,7 +574,7 @@ def test_console_cost_csv_every_layout_merges_onto_the_usage_row(project, tmp_pa
                   "2025-06-12,claude-sonnet-4-20250514,prod-backend,Default,standard,912330,88120\n")
     run_import(project=project, paths=[usage])
     summary = run_import(project=project, paths=[cost])
-    assert (summary.merged, summary.added) == (1, 1)
+    assert (summary.records_merged, summary.records_added) == (1, 1)
     row = UsageRecord.objects.get(metadata__has_key="cost_only")
     assert (row.cost_nano, row.reported_cost_nano) == (0, usd("4.06"))  # the bill, rounded per row
     assert total(project) == nano((912330, 3), (88120, 15))  # $4.058790, what the tokens cost
@@ -585,6 +585,14 @@ def test_a_key_repeated_in_a_later_chunk_of_one_file_replaces_the_earlier_row(pr
     lines = ["id,date,model,input_tokens"] + [f"r{i},2026-03-09,claude-haiku-4-5,{i + 1}" for i in range(2500)]
     lines.append("r7,2026-03-09,claude-haiku-4-5,1000000")
     summary = run_import(project=project, paths=[write(tmp_path, "g.csv", "\n".join(lines) + "\n")])
-    assert (summary.added, summary.replaced) == (2500, 1)
+    assert (summary.records_added, summary.records_replaced) == (2500, 1)
     assert UsageRecord.objects.get(external_id="r7").input_tokens == 1_000_000
     assert total(project, "input_tokens") == sum(range(1, 2501)) - 8 + 1_000_000
+
+
+def test_an_import_is_counted_in_one_shape():
+    """ImportSummary's counts are ImportJob's columns, by name."""
+    job_columns = {f.name for f in ImportJob._meta.get_fields()}
+    summary_fields = set(ImportSummary.__dataclass_fields__)
+    assert set(COUNTS) <= job_columns and set(COUNTS) <= summary_fields
+    assert summary_fields - set(COUNTS) == {"files", "notes"}

@@ -36,7 +36,7 @@ def test_0004_builds_blocks_for_days_rolled_up_before(back_to_latest):
     executor.migrate(AFTER)
 
     from usage.models import DimensionUsage, Project
-    from usage.queries import SpendQuery, spend
+    from usage.reports.queries import SpendQuery, spend
 
     assert set(DimensionUsage.objects.filter(span=16).values_list("value", "cost_nano")) == {
         (f"u{k}", sum(1000 + i for i in range(16) if i % 3 == k)) for k in range(3)}

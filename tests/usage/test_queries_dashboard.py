@@ -6,7 +6,7 @@ import pytest
 
 from usage.filters import Filters, range_bounds
 from usage.models import DailyModelUsage, DailyUsage
-from usage.queries import (
+from usage.reports.queries import (
     SpendQuery,
     by_day,
     class_costs,
@@ -28,7 +28,8 @@ def test_month_summary_compares_the_same_point_last_month_and_projects():
     assert (out["prev_start"], out["prev_end"]) == (date(2026, 2, 1), date(2026, 2, 10))
     assert out["prev_nano"] == 10 * NANO
     assert out["change"] == 1.0
-    # $18 through Mar 9 + 22 days (Mar 10–31) at the last 7 days' $2
+    # the one forecast: $18 through Mar 9, today at max(today's $2, the rate), 21 more days at
+    # the rate = the trimmed mean of the complete days Mar 1–9 ($2)
     assert out["projected_nano"] == 62 * NANO
     assert out["run_rate_nano"] == 2 * NANO
 

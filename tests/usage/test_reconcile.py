@@ -27,7 +27,8 @@ import pytest
 from costwatch.tenant.models import Project
 from usage.ingest import record_usage
 from usage.models import LEDGER_BILLED, LEDGER_METERED
-from usage.reconcile import (
+from usage.records import Record
+from usage.reports.reconcile import (
     DIFFERS,
     MATCH,
     MISSING_BILLED,
@@ -37,7 +38,6 @@ from usage.reconcile import (
     TOLERANCES,
     reconcile,
 )
-from usage.records import Record
 from usage.rollups import rollup_day
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +90,12 @@ def test_cells_are_classified_and_totals_compare_like_with_like(rec_project):
     assert by_model == {SONNET: (6 * USD, 7_560_000_000, 2, 3), HAIKU: (1_100_000_000, 105_000_000, 1, 2)}
     coverage = {p.provider: (p.metered_days, p.billed_days, p.last_billed) for p in result.providers}
     assert coverage == {"anthropic": (3, 3, D3), "openai": (1, 0, None)}
+    # The coverage table's money covers the compared cells only, like the headline: D4's
+    # not-billed-yet $3 and openai's never-billed $0.15 are in neither.
+    money = {p.provider: (p.metered_nano, p.billed_nano) for p in result.providers}
+    assert money == {"anthropic": (7_100_000_000, 7_665_000_000), "openai": (0, 0)}
+    assert sum(m for m, _ in money.values()) == result.total.metered.cost_nano
+    assert sum(b for _, b in money.values()) == result.total.billed.cost_nano
     assert [(d["day"], d["metered_nano"], d["billed_nano"]) for d in result.days] == [
         (D1, 3_100_000_000, 3_105_000_000), (D2, 4 * USD, 3_060_000_000), (D3, 0, 1_500_000_000)]
 

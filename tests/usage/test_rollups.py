@@ -7,8 +7,8 @@ import pytest
 
 from usage.ingest import record_usage
 from usage.models import DailyModelUsage, DailyUsage, DimensionUsage, DirtyDay, UsageRecord
-from usage.queries import SpendQuery, spend
 from usage.records import Record
+from usage.reports.queries import SpendQuery, spend
 from usage.rollups import blocks, clear_mark, rollup_all, rollup_day, rollup_dirty
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from costwatch.tenant.models import Project
 from tests.conftest import wait_until
 from usage.ingest import record_usage
 from usage.models import DirtyDay
-from usage.queries import SpendQuery, spend
 from usage.records import Record
+from usage.reports.queries import SpendQuery, spend
 
 pytestmark = pytest.mark.services
 

@@ -1,6 +1,6 @@
 """Anthropic Console exports: the Usage CSV (tokens) and the Cost CSV (dollars).
 
-Both describe the same spend and have one natural key (FORMATS.md §1):
+Both describe the same spend and have one natural key (docs/formats.md §1):
 day × model × workspace × api key × usage type × context window × speed × inference geo,
 plus the hour for sub-daily usage rows. The cost file's token-type rows of one key are
 summed into one cost-only row (its key prefixed "cost"), which usage.billed matches to the

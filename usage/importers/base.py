@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO
 
+from billing.pricing.rates import canonical_name
+
 # A hierarchical natural key: "day|a|b|…". A cost row whose key is a proper prefix of a
 # token row's key describes (part of) the same spend; see usage.ingest merge mode.
 SEP = "|"
@@ -62,7 +64,6 @@ class ParseStats:
     rows_read: int = 0
     rows_skipped: int = 0  # rows that carry no usage: empty buckets, other line types, …
     duplicates: int = 0  # rows repeating usage already read in this import (log snapshots)
-    bytes_done: int = 0
     # Completed files' bytes plus the current file's position: import progress.
     _done_files: int = 0
     _position: Callable[[], int] | None = field(default=None, repr=False)
@@ -272,8 +273,6 @@ _DISPLAY_VERSION = re.compile(r"^\d+(\.\d+)?$")
 def model_key(name: str) -> str:
     """One spelling for a model in both console exports: API ids lose their snapshot date,
     display names ('Claude 3.5 Sonnet 2024-10-22', 'Claude Haiku 4.5') become ids."""
-    from billing.pricing.rates import canonical_name
-
     text = name.strip()
     if " " not in text:
         return canonical_name(text)

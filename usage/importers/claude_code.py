@@ -1,4 +1,4 @@
-"""Claude Code session logs (~/.claude/projects/<project>/<session>.jsonl), FORMATS.md §5.
+"""Claude Code session logs (~/.claude/projects/<project>/<session>.jsonl), docs/formats.md §5.
 
 Claude Code writes one line per content block of a response, each with a usage snapshot,
 early ones with partial output_tokens; resumed sessions copy earlier turns into new files.

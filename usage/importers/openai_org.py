@@ -1,5 +1,5 @@
 """OpenAI organization usage and costs: the dashboard CSV exports and the Usage / Costs
-API pages (FORMATS.md §4).
+API pages (docs/formats.md §4).
 
 Costs are per line item ("<model>, input"), never per API key, user, batch or tier; so a
 cost record is per day × project × model, and the token rows of that scope and model

@@ -32,13 +32,13 @@ class Command(BaseCommand):
             self.stdout.write(f"{file.name}: {file.format}")
         self.stdout.write(
             f"rows read: {summary.rows_read}\n"
-            f"records added: {summary.added}\n"
-            f"records replaced (restated): {summary.replaced}\n"
-            f"cost rows matched to token rows (kept as reported cost): {summary.merged}\n"
+            f"records added: {summary.records_added}\n"
+            f"records replaced (restated): {summary.records_replaced}\n"
+            f"cost rows matched to token rows (kept as reported cost): {summary.records_merged}\n"
             f"duplicates skipped: {summary.duplicates}\n"
             f"rows without usage skipped: {summary.rows_skipped}\n"
-            f"rows rejected: {summary.rejected}\n"
-            f"unpriced records: {summary.unpriced}\n"
+            f"rows rejected: {summary.rows_rejected}\n"
+            f"unpriced records: {summary.records_unpriced}\n"
             f"cost added: ${nano_to_usd(summary.cost_nano)}"
         )
         for note in summary.notes:

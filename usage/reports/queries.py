@@ -14,6 +14,7 @@ from django.db.models.functions import Cast
 
 from billing.pricing.classes import METRICS, PRICED_COLUMNS, PROMPT_COLUMNS
 from billing.pricing.money import decimal_string
+from billing.pricing.rates import PriceBook
 from costwatch.tenant.models import Project
 from usage.models import (
     LEDGER_BILLED,
@@ -23,6 +24,7 @@ from usage.models import (
     DimensionUsage,
     DirectoryEntry,
 )
+from usage.reports.forecast import forecast, period_bounds
 from usage.rollups import blocks
 
 DIMENSIONS = ["day", "model", "provider", "feature", "user", "api_key", "workspace", "batch"]
@@ -270,8 +272,6 @@ _BOOK: tuple[float, object] | None = None
 def price_book():
     """The price book for display estimates, reloaded at most once a minute per process."""
     global _BOOK
-    from billing.pricing.rates import PriceBook
-
     now = time.monotonic()
     if _BOOK is None or now - _BOOK[0] > 60:
         _BOOK = (now, PriceBook.load())
@@ -290,17 +290,6 @@ def class_costs(rows: list[dict]) -> dict[str, int]:
     return {name: int(value) for name, value in out.items()}
 
 
-def project_month_budget(project: Project):
-    """The whole-project monthly budget the overview compares against (first active one)."""
-    from billing.models import Budget
-
-    return (
-        Budget.objects.filter(project=project, scope="project", period="month", is_active=True)
-        .order_by("pk")
-        .first()
-    )
-
-
 def _month_start(day: date) -> date:
     return day.replace(day=1)
 
@@ -310,31 +299,27 @@ def _days_in_month(day: date) -> int:
 
 
 def month_summary(daily: dict[date, int], *, today: date) -> dict:
-    """Month-to-date, the same point last month, and the projected month end, from daily
-    cost (nano-USD). The projection is spend through yesterday plus the last seven complete
-    days' average for every day from today to the month's end."""
-    month_start = _month_start(today)
+    """Month-to-date, the same point last month, and the projected month end (the one
+    forecast, usage.reports.forecast), from daily cost (nano-USD) covering the previous
+    month through today."""
+    month_start, month_end = period_bounds("month", today)
     mtd = sum(v for d, v in daily.items() if month_start <= d <= today)
     prev_start = _month_start(month_start - timedelta(days=1))
     prev_end = min(prev_start + timedelta(days=today.day - 1),
                    prev_start.replace(day=_days_in_month(prev_start)))
     prev = sum(v for d, v in daily.items() if prev_start <= d <= prev_end)
-    last7 = [daily.get(today - timedelta(days=i), 0) for i in range(1, 8)]
-    rate = sum(last7) / 7
-    through_yesterday = mtd - daily.get(today, 0)
-    remaining = _days_in_month(today) - today.day + 1
-    projected = int(through_yesterday + rate * remaining)
+    fc = forecast(daily, start=month_start, end=month_end, today=today)
     return {
         "mtd_nano": mtd,
         "prev_nano": prev,
         "prev_start": prev_start,
         "prev_end": prev_end,
         "change": (mtd - prev) / prev if prev else None,
-        "projected_nano": max(projected, mtd),
-        "run_rate_nano": int(rate),
+        "projected_nano": fc.projected_nano,
+        "run_rate_nano": fc.rate_nano,
         "month_start": month_start,
         "today": today,
-        "month_end": today.replace(day=_days_in_month(today)),
+        "month_end": month_end,
     }
 
 

@@ -1,5 +1,5 @@
 """Metered vs billed: what the app measured next to what the provider consoles exported,
-per day × provider × model, with the gaps flagged (docs: DESIGN.md, "Ledgers").
+per day × provider × model, with the gaps flagged (docs/design.md, "Ledgers").
 
 Both sides are priced by the same price table (tokens × rates), so a gap is a gap in the
 usage itself: requests the app did not report, a key the console bills that the app never
@@ -103,12 +103,15 @@ class Group:
 
 @dataclass
 class ProviderCoverage:
+    """Which days each ledger has for a provider, and the cost of its *compared* cells: the
+    same cells the totals sum, so the headline equals the sum of this table."""
+
     provider: str
     metered_days: int
     billed_days: int
     last_billed: date | None
-    metered_nano: int
-    billed_nano: int
+    metered_nano: int = 0
+    billed_nano: int = 0
 
 
 @dataclass
@@ -183,19 +186,17 @@ def reconcile(project: Project, *, start: date, end: date, provider: str | None 
 
     coverage: dict[str, dict] = {}
     for cell in cells.values():
-        c = coverage.setdefault(cell.provider, {"metered": set(), "billed": set(), "m": 0, "b": 0})
+        c = coverage.setdefault(cell.provider, {"metered": set(), "billed": set()})
         if cell.metered:
             c["metered"].add(cell.day)
-            c["m"] += cell.metered.cost_nano
         if cell.billed:
             c["billed"].add(cell.day)
-            c["b"] += cell.billed.cost_nano
     providers = [
         ProviderCoverage(provider=name, metered_days=len(c["metered"]), billed_days=len(c["billed"]),
-                         last_billed=max(c["billed"]) if c["billed"] else None,
-                         metered_nano=c["m"], billed_nano=c["b"])
+                         last_billed=max(c["billed"]) if c["billed"] else None)
         for name, c in sorted(coverage.items())
     ]
+    by_provider = {p.provider: p for p in providers}
     last_billed = {p.provider: p.last_billed for p in providers}
     metered_providers = {p.provider for p in providers if p.metered_days}
 
@@ -217,8 +218,12 @@ def reconcile(project: Project, *, start: date, end: date, provider: str | None 
                 target.billed.add(cell.billed)
             target.cells += 1
             target.flagged += cell.flagged
-        day["metered_nano"] += cell.metered.cost_nano if cell.metered else 0
-        day["billed_nano"] += cell.billed.cost_nano if cell.billed else 0
+        metered_nano = cell.metered.cost_nano if cell.metered else 0
+        billed_nano = cell.billed.cost_nano if cell.billed else 0
+        day["metered_nano"] += metered_nano
+        day["billed_nano"] += billed_nano
+        by_provider[cell.provider].metered_nano += metered_nano
+        by_provider[cell.provider].billed_nano += billed_nano
 
     return Reconciliation(
         start=start, end=end, tolerance_bp=tolerance_bp,
