@@ -1,8 +1,8 @@
 from django.contrib import admin
 
-from billing.forms import WebhookURLAdminForm
 from billing.models import AlertEvent, Budget, DigestSent
 from billing.pricing.models import ModelAlias, ModelPrice
+from billing.web.forms import WebhookURLAdminForm
 from usage.tasks import reprice_unpriced
 
 

@@ -1,8 +1,8 @@
 from django.contrib.auth.decorators import login_required
 from ninja import NinjaAPI
 
-from billing.api import router as billing_router
-from usage.api import router as usage_router
+from billing.web.api import router as billing_router
+from usage.web.api import router as usage_router
 from usage.web.insights_api import router as insights_router
 
 api = NinjaAPI(

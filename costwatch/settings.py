@@ -137,7 +137,7 @@ STORAGES = {
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 # Ingest accepts up to 10,000 events per request; the body cap is raised for that
-# endpoint alone (see usage.api), the global Django default stays.
+# endpoint alone (see usage.web.api), the global Django default stays.
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 50 * 1024 * 1024)
 INGEST_MAX_EVENTS = 10_000
 IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 200 * 1024 * 1024)

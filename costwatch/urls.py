@@ -11,6 +11,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", api.urls),
     path("healthz", login_not_required(lambda request: __import__("django.http").http.HttpResponse("ok")), name="healthz"),
-    path("", include("usage.urls")),
-    path("", include("billing.urls")),
+    path("", include("usage.web.urls")),
+    path("", include("billing.web.urls")),
 ]

@@ -12,7 +12,7 @@ from django.db import IntegrityError
 from billing import alerts
 from billing.models import AlertEvent
 from billing.tasks import check_all_budgets, check_project_budgets
-from tests.billing.test_budget_fixtures import (
+from tests.billing.factories import (
     add_spend,
     at,
     free_port,

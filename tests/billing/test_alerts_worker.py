@@ -11,7 +11,7 @@ from django.db import connection
 
 from billing.models import AlertEvent
 from billing.tasks import check_project_budgets
-from tests.billing.test_budget_fixtures import add_spend, at, free_port, make_budget, smtp_server
+from tests.billing.factories import add_spend, at, free_port, make_budget, smtp_server
 from tests.conftest import wait_until
 from usage.ingest import record_usage
 from usage.records import Record

@@ -8,7 +8,7 @@ from django.utils import timezone
 from billing import budgets
 from billing.models import Budget
 from billing.pricing.money import usd_to_nano
-from tests.billing.test_budget_fixtures import add_spend, at, make_budget
+from tests.billing.factories import add_spend, at, make_budget
 from tests.usage.dashboard_data import seed
 from usage.reports import forecast
 

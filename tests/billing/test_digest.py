@@ -6,7 +6,7 @@ import pytest
 from billing import digest
 from billing.models import DigestSent
 from billing.tasks import send_weekly_digests
-from tests.billing.test_budget_fixtures import (
+from tests.billing.factories import (
     add_spend,
     free_port,
     make_budget,

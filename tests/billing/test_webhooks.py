@@ -13,11 +13,11 @@ from urllib.error import HTTPError
 import pytest
 
 from billing import alerts
-from billing.forms import BudgetForm
 from billing.models import AlertEvent, Budget
 from billing.tasks import check_project_budgets
+from billing.web.forms import BudgetForm
 from billing.webhooks import WebhookURLRefused, check_url
-from tests.billing.test_budget_fixtures import add_spend, at, make_budget, webhook_server
+from tests.billing.factories import add_spend, at, make_budget, webhook_server
 
 pytestmark = pytest.mark.django_db
 NOV = date(2026, 11, 10)

@@ -192,7 +192,7 @@ def test_clicking_anywhere_on_a_row_filters_by_it(logged_in_page, data):
 
 
 def test_reconcile_tolerance_swaps_without_reload_and_exports(logged_in_page, project, transactional_db):
-    from tests.usage.test_reconcile import seed
+    from tests.usage.reports.test_reconcile import seed
 
     seed(project)  # hand-computed metered vs billed cells, Nov 1–4, 2026
     page = logged_in_page

@@ -4,8 +4,8 @@ it to the schema, so a new column can't be added in one place only."""
 from billing.pricing import classes
 from billing.pricing.models import ModelPrice
 from billing.pricing.rates import Rates
-from usage.api import EventIn
 from usage.models import RollupSums, UsageRecord
+from usage.web.api import EventIn
 
 
 def test_metrics_are_exactly_the_rollup_columns_in_order():

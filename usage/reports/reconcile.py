@@ -164,53 +164,23 @@ def classify(cell: Cell, *, billed_until: date | None, metered: bool, tolerance_
 
 def reconcile(project: Project, *, start: date, end: date, provider: str | None = None,
               model: str | None = None, tolerance_bp: int = TOLERANCES[DEFAULT_TOLERANCE]) -> Reconciliation:
-    qs = DailyModelUsage.objects.filter(project=project, day__gte=start, day__lte=end,
-                                        ledger__in=[LEDGER_METERED, LEDGER_BILLED])
-    if provider is not None:
-        qs = qs.filter(provider=provider)
-    if model is not None:
-        qs = qs.filter(model=model)
-    rows = (qs.values("day", "ledger", "provider", "model")
-            .annotate(**{m: Cast(Sum(m), BigIntegerField()) for m in SUMS})
-            .order_by("day", "provider", "model"))
-
-    cells: dict[tuple, Cell] = {}
-    for row in rows:
-        key = (row["day"], row["provider"], row["model"])
-        cell = cells.setdefault(key, Cell(day=key[0], provider=key[1], model=key[2],
-                                          metered=None, billed=None))
-        if row["ledger"] == LEDGER_METERED:
-            cell.metered = _side(row)
-        else:
-            cell.billed = _side(row)
-
-    coverage: dict[str, dict] = {}
-    for cell in cells.values():
-        c = coverage.setdefault(cell.provider, {"metered": set(), "billed": set()})
-        if cell.metered:
-            c["metered"].add(cell.day)
-        if cell.billed:
-            c["billed"].add(cell.day)
-    providers = [
-        ProviderCoverage(provider=name, metered_days=len(c["metered"]), billed_days=len(c["billed"]),
-                         last_billed=max(c["billed"]) if c["billed"] else None)
-        for name, c in sorted(coverage.items())
-    ]
+    """Metered vs billed per day × provider × model over start..end; the totals, the per-model
+    and per-day tables and the coverage table's money all sum the same compared cells."""
+    cells = _cells(project, start=start, end=end, provider=provider, model=model)
+    providers = _coverage(cells)
     by_provider = {p.provider: p for p in providers}
-    last_billed = {p.provider: p.last_billed for p in providers}
     metered_providers = {p.provider for p in providers if p.metered_days}
 
     models: dict[tuple, Group] = {}
     total = Group()
     days: dict[date, dict] = {}
-    for cell in cells.values():
-        cell.status = classify(cell, billed_until=last_billed[cell.provider],
+    for cell in cells:
+        cell.status = classify(cell, billed_until=by_provider[cell.provider].last_billed,
                                metered=cell.provider in metered_providers, tolerance_bp=tolerance_bp)
         if cell.status in (NO_BILLED_DATA, NO_METERED_DATA, NOT_BILLED_YET):
             continue  # nothing to compare with
         group = models.setdefault((cell.provider, cell.model),
                                   Group(provider=cell.provider, model=cell.model))
-        day = days.setdefault(cell.day, {"day": cell.day, "metered_nano": 0, "billed_nano": 0})
         for target in (group, total):
             if cell.metered:
                 target.metered.add(cell.metered)
@@ -220,16 +190,54 @@ def reconcile(project: Project, *, start: date, end: date, provider: str | None 
             target.flagged += cell.flagged
         metered_nano = cell.metered.cost_nano if cell.metered else 0
         billed_nano = cell.billed.cost_nano if cell.billed else 0
+        day = days.setdefault(cell.day, {"day": cell.day, "metered_nano": 0, "billed_nano": 0})
         day["metered_nano"] += metered_nano
         day["billed_nano"] += billed_nano
         by_provider[cell.provider].metered_nano += metered_nano
         by_provider[cell.provider].billed_nano += billed_nano
 
     return Reconciliation(
-        start=start, end=end, tolerance_bp=tolerance_bp,
-        cells=list(cells.values()),
+        start=start, end=end, tolerance_bp=tolerance_bp, cells=cells,
         models=sorted(models.values(), key=lambda g: (-abs(g.diff_nano), g.provider, g.model)),
-        total=total,
-        providers=providers,
-        days=[days[d] for d in sorted(days)],
+        total=total, providers=providers, days=[days[d] for d in sorted(days)],
     )
+
+
+def _cells(project: Project, *, start: date, end: date, provider: str | None,
+           model: str | None) -> list[Cell]:
+    """One cell per day × provider × model with each ledger's side, in that order."""
+    qs = DailyModelUsage.objects.filter(project=project, day__gte=start, day__lte=end,
+                                        ledger__in=[LEDGER_METERED, LEDGER_BILLED])
+    if provider is not None:
+        qs = qs.filter(provider=provider)
+    if model is not None:
+        qs = qs.filter(model=model)
+    rows = (qs.values("day", "ledger", "provider", "model")
+            .annotate(**{m: Cast(Sum(m), BigIntegerField()) for m in SUMS})
+            .order_by("day", "provider", "model"))
+    cells: dict[tuple, Cell] = {}
+    for row in rows:
+        key = (row["day"], row["provider"], row["model"])
+        cell = cells.setdefault(key, Cell(day=key[0], provider=key[1], model=key[2],
+                                          metered=None, billed=None))
+        if row["ledger"] == LEDGER_METERED:
+            cell.metered = _side(row)
+        else:
+            cell.billed = _side(row)
+    return list(cells.values())
+
+
+def _coverage(cells: list[Cell]) -> list[ProviderCoverage]:
+    """Days each ledger has per provider (the money is filled in from the compared cells)."""
+    seen: dict[str, dict[str, set]] = {}
+    for cell in cells:
+        c = seen.setdefault(cell.provider, {"metered": set(), "billed": set()})
+        if cell.metered:
+            c["metered"].add(cell.day)
+        if cell.billed:
+            c["billed"].add(cell.day)
+    return [
+        ProviderCoverage(provider=name, metered_days=len(c["metered"]), billed_days=len(c["billed"]),
+                         last_billed=max(c["billed"]) if c["billed"] else None)
+        for name, c in sorted(seen.items())
+    ]

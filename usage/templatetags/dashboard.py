@@ -8,7 +8,7 @@ from django import template
 from django.utils.html import format_html
 
 from billing.pricing.money import NANO_PER_USD, format_usd
-from usage.charts import label
+from usage.web.charts import label
 
 register = template.Library()
 

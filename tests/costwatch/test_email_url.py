@@ -10,9 +10,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from costwatch.email_url import parse_email_url
-from tests.billing.test_budget_fixtures import smtp_server
+from tests.billing.factories import smtp_server
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMTP = "django.core.mail.backends.smtp.EmailBackend"
 
 

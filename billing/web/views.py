@@ -7,9 +7,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from billing import alerts, budgets
-from billing.forms import BudgetForm, DigestForm
 from billing.models import DEFAULT_THRESHOLDS, AlertEvent, Budget
 from billing.pricing.money import format_usd
+from billing.web.forms import BudgetForm, DigestForm
 from costwatch import clock
 from costwatch.tenant.access import project_for_user
 from costwatch.tenant.models import Project

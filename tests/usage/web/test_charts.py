@@ -3,7 +3,7 @@
 import json
 from datetime import date
 
-from usage.charts import cumulative_vs_budget, ranked_bars, stacked_daily
+from usage.web.charts import cumulative_vs_budget, ranked_bars, stacked_daily
 
 NANO = 1_000_000_000
 

@@ -4,7 +4,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from usage.filters import Filters, range_bounds
 from usage.models import DailyModelUsage, DailyUsage
 from usage.reports.queries import (
     SpendQuery,
@@ -15,6 +14,7 @@ from usage.reports.queries import (
     rollup_queryset,
     spend,
 )
+from usage.web.filters import Filters, range_bounds
 
 NANO = 1_000_000_000
 

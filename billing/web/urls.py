@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import views
+from billing.web import views
 
 urlpatterns = [
     path("p/<slug:slug>/budgets/", views.budget_list, name="budgets"),

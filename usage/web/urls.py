@@ -1,7 +1,6 @@
 from django.urls import path
 
-from usage import views, views_connections, views_imports
-from usage.web import insights
+from usage.web import insights, views, views_connections, views_imports
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -11,7 +11,7 @@ from django.db.models import Sum
 from usage.models import DailyModelUsage, ImportJob, UsageRecord
 from usage.tasks import import_file
 
-SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 CONSOLE_TOTAL = 85_924_875_800  # see test_imports.CONSOLE
 
 

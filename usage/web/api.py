@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from billing.pricing.classes import TOKEN_COLUMNS
 from billing.pricing.money import decimal_string
 from costwatch.tenant.access import ingest_key, key_or_session, project_for
-from usage.filters import MAX_DAYS
 from usage.ingest import record_usage
 from usage.records import Record, UsageFormatError, guess_provider, normalize_usage
 from usage.reports import reconcile
 from usage.reports.queries import DIMENSIONS, SpendQuery, as_api, directory_names, spend
+from usage.web.filters import MAX_DAYS
 
 router = Router(tags=["usage"])
 

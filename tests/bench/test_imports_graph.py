@@ -5,7 +5,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "imports_graph.py"
+SCRIPT = Path(__file__).resolve().parent.parent.parent / "bench" / "imports_graph.py"
 spec = importlib.util.spec_from_file_location("imports_graph", SCRIPT)
 graph = importlib.util.module_from_spec(spec)
 sys.modules["imports_graph"] = graph  # dataclasses look their module up

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from usage.exports import safe_cell
+from usage.web.exports import safe_cell
 
 # pages see TODAY as the current UTC day; `data` (tests/usage/conftest.py) seeds the figures
 pytestmark = pytest.mark.usefixtures("today")

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import AlertEvent, Budget
-from tests.billing.test_budget_fixtures import add_spend, make_budget, smtp_server, use_smtp
+from tests.billing.factories import add_spend, make_budget, smtp_server, use_smtp
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -106,7 +106,7 @@ def test_send_a_test_email_over_smtp(logged_in, project, settings):
 
 
 def test_a_failing_test_email_says_why(logged_in, project, settings):
-    from tests.billing.test_budget_fixtures import free_port
+    from tests.billing.factories import free_port
 
     use_smtp(settings, free_port())
     budget = make_budget(project)

@@ -9,11 +9,11 @@ from ninja.errors import HttpError
 
 from billing.alerts import recipient_list
 from billing.budgets import status as budget_status
-from billing.forms import BudgetForm, thresholds_text
 from billing.models import DEFAULT_THRESHOLDS, AlertEvent, Budget
 from billing.pricing.classes import RATE_CLASSES
 from billing.pricing.money import decimal_string
 from billing.pricing.rates import PriceBook, Rates
+from billing.web.forms import BudgetForm, thresholds_text
 from costwatch.tenant.access import key_or_session, project_for
 
 router = Router(tags=["billing"])

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import AlertEvent, Budget
-from tests.billing.test_budget_fixtures import add_spend, make_budget
+from tests.billing.factories import add_spend, make_budget
 
 pytestmark = pytest.mark.django_db
 

@@ -16,13 +16,13 @@ from costwatch import clock
 from costwatch.tenant.access import project_for_user, projects_for
 from costwatch.tenant.keys import create_key, revoke_key
 from costwatch.tenant.models import Project
-from usage import charts, exports
 from usage.billed import learn
-from usage.filters import DIMENSIONS, LEDGERS, NONE, RANGES, Filters
 from usage.insights.anomalies import anomalies
 from usage.insights.explain import month_why
 from usage.models import DailyModelUsage, DimensionUsage, DirectoryEntry, UsageRecord
 from usage.reports import reconcile as rec
+from usage.reports.overview import overview as overview_figures
+from usage.reports.overview import token_rows
 from usage.reports.queries import (
     COARSE,
     by_day,
@@ -31,14 +31,14 @@ from usage.reports.queries import (
     derived,
     directory_names,
     grouped,
-    month_summary,
     named,
-    range_summary,
     ranked,
     ranked_page,
     total_of,
     with_shares,
 )
+from usage.web import charts, exports
+from usage.web.filters import DIMENSIONS, LEDGERS, NONE, RANGES, Filters
 from usage.web.insights_charts import mark_anomalies
 
 SORTS = {
@@ -150,70 +150,36 @@ def overview(request, slug: str):
     f = Filters.from_request(request, project)
     stack = _choice(request.GET.get("stack"), DIMENSIONS, "model")
     today = clock.utc_today()
-
-    # One (day, provider, model) query over the range and the month comparison window
-    # feeds the KPIs, the charts and the per-class cost estimate.
-    month_start = today.replace(day=1)
-    prev_start = (month_start - timedelta(days=1)).replace(day=1)
-    span_start = min(f.start, prev_start, today - timedelta(days=7))
-    span_end = max(f.end, today)
-    span_rows = grouped(f.spend_query(project, group_by=["day", "provider", "model"],
-                                      start=span_start, end=span_end))
-    range_rows = [r for r in span_rows if f.start <= r["day"] <= f.end]
-    days = by_day(range_rows, f.start, f.end)
-    total = derived(total_of(range_rows))
-    daily_nano = {}
-    for row in span_rows:
-        daily_nano[row["day"]] = daily_nano.get(row["day"], 0) + row["cost_nano"]
-    month = month_summary(daily_nano, today=today)
-    classes = class_costs(range_rows)
-
+    figures = overview_figures(f.spend_query(project), today=today)
     # The budget card shows the budget's own status: the figures of the Budgets page.
     budget = budgets.overview_budget(project)
-    budget_status = budgets.status(budget) if budget is not None else None
-    budget_nano = budget_status.amount_nano if budget_status else None
-    budget_used = budget_status.percent / 100 if budget_status and budget_status.percent is not None else None
-
-    top = {
-        key: ranked(f.spend_query(project, group_by=[key]), limit=5, cost_only=True)
-        for key in ("model", "feature", "user")
-    }
+    status = budgets.status(budget) if budget is not None else None
+    budget_nano = status.amount_nano if status else None
     page_params = {"stack": stack if stack != "model" else None}
-    for key, rows in top.items():
+    for key, rows in figures["top"].items():
         for row in rows:
             row["filter_query"] = f.with_dim(key, row[key] or "").query(**page_params)
-            row["share"] = row["cost_nano"] / total["cost_nano"] if total["cost_nano"] else None
+    month = figures["month"]
     context = {
         **_base_context(request, project, f, page_params, partial_params=("stack",)),
         **_options(project, f),
+        **figures,
         "stack": stack,
-        "total": total,
-        "days": days,
-        "range": range_summary(days),
-        "month": month,
-        "why": month_why(project, ledger=f.ledger, dims=f.dims, month=month),
+        "why": month_why(project, ledger=f.ledger, dims=f.dims, month=figures["month"]),
         "why_url": reverse("insights", args=[project.slug]) + f.query(range="month"),
-        "classes": classes,
-        "output_share": classes["output_tokens"] / total["cost_nano"] if total["cost_nano"] else None,
-        "token_rows": token_rows(total, classes),
-        "net_cache_savings": total["cache_savings_nano"],
-        "gross_cache_savings": total["cache_savings_nano"] + classes["write_premium"],
-        "write_premium": classes["write_premium"],
         "budget": budget,
         "budget_nano": budget_nano,
-        "budget_used": budget_used,
-        "budget_status": budget_status,
-        "top": top,
-        "top_total": total["cost_nano"],
+        "budget_used": status.percent / 100 if status and status.percent is not None else None,
+        "budget_status": status,
         "stack_links": {k: f.query(stack=k if k != "model" else None) for k in DIMENSIONS},
         "drill_base": reverse("records", args=[project.slug]) + f.query(),
         "fig_daily": charts.stacked_daily(
-            range_rows if stack in COARSE else _stack_rows(project, f, stack, days),
+            figures["range_rows"] if stack in COARSE else _stack_rows(project, f, stack, figures["days"]),
             key=stack, start=f.start, end=f.end
         ),
         "fig_month": charts.cumulative_vs_budget(
-            [{"day": d, "cost_nano": v} for d, v in sorted(daily_nano.items())],
-            month_start=month_start, month_end=month["month_end"], today=today,
+            [{"day": d, "cost_nano": v} for d, v in sorted(figures["daily_nano"].items())],
+            month_start=month["month_start"], month_end=month["month_end"], today=today,
             budget_nano=budget_nano, projected_nano=month["projected_nano"],
         ),
     }
@@ -221,14 +187,6 @@ def overview(request, slug: str):
         marks, _ = anomalies(project, start=f.start, end=f.end, ledger=f.ledger, scopes=("project",))
         mark_anomalies(context["fig_daily"], marks)
     return _render(request, "usage/overview.html", context, partials=("daily_card",))
-
-
-def token_rows(total: dict, classes: dict) -> list[dict]:
-    return [
-        {"name": name, "tokens": total[column], "cost_nano": classes[column],
-         "share": classes[column] / total["cost_nano"] if total["cost_nano"] else None}
-        for column, name in charts.CLASS_NAMES.items()
-    ]
 
 
 def _next_dimension(f: Filters, current: str) -> str:

@@ -1,4 +1,4 @@
-"""Helpers for the budget and alert tests (no tests here): spend in the rollups, a real
+"""Factory functions and servers for the budget and alert tests: spend in the rollups, a real
 SMTP server (aiosmtpd) and a real HTTP server for webhooks, both on loopback."""
 
 from __future__ import annotations
