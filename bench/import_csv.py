@@ -119,7 +119,7 @@ def main() -> None:
             t = time.perf_counter()
             again = run_import(project=project, paths=[path])
             print(f"re-import of the same file: {time.perf_counter() - t:.1f} s, "
-                  f"{again.duplicates:,} duplicates, {again.replaced:,} replaced, {again.added:,} added")
+                  f"{again.duplicates:,} duplicates, {again.records_replaced:,} replaced, {again.records_added:,} added")
     stored = UsageRecord.objects.filter(project=project).count()
     assert stored == summary.records_added == args.rows, (stored, summary.records_added)
     import_only = seconds - rollup_seconds[0]
