@@ -38,3 +38,4 @@ def test_a_session_must_name_the_project(user, project):
     with pytest.raises(NoAccess) as exc:
         readable_project(user, None)
     assert exc.value.status == 400
+
