@@ -178,6 +178,6 @@ def test_two_views_of_one_kind_in_one_run_count_once(project):
 def test_openai_usage_csv_then_api_with_the_same_keys_is_a_restatement(project, tmp_path):
     run(project, OPENAI, ["usage_api"])
     again = run_import(project=project, paths=[SAMPLES / OPENAI["usage_api"]])
-    assert (again.duplicates, again.replaced) == (3, 0)
+    assert (again.duplicates, again.records_replaced) == (3, 0)
     csv_after = run_import(project=project, paths=[SAMPLES / OPENAI["usage_csv"]])
-    assert csv_after.replaced == 3 and total(project) == OPENAI_TOKENS
+    assert csv_after.records_replaced == 3 and total(project) == OPENAI_TOKENS
