@@ -223,12 +223,11 @@ class _Progress:
 def import_job_file(job_id: int) -> None:
     """Run an uploaded file's ImportJob (the Celery task's body). Safe to run twice: a
     finished job is left alone. The upload is deleted once the job has finished."""
-    job = ImportJob.objects.select_related("project", "created_by").filter(pk=job_id).first()
+    job = ImportJob.objects.select_related("project").filter(pk=job_id).first()
     if job is None or job.status in {"done", "failed"}:
         return
     try:
-        run_import(project=job.project, paths=[job.file_path], format=job.format or "auto",
-                   user=job.created_by, job=job)
+        run_import(project=job.project, paths=[job.file_path], format=job.format or "auto", job=job)
     except ImportFailed:
         pass  # the job carries the message
     except Exception as exc:
