@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["costwatch", "usage", "billing"]
 LAYERS = ["core", "tenant", "pricing", "write side", "reports", "budgets", "interfaces"]
+# "budgets" also holds usage/insights (read-only analyses over the reports and budgets)
 # Module names (a last component, or any component for packages) that are interfaces:
 # pages, API, commands, tasks, admin, app wiring.
 INTERFACE_LEAVES = {"views", "api", "urls", "admin", "tasks", "apps", "forms", "charts",
@@ -55,6 +56,8 @@ def layer(module: str) -> int:
         return LAYERS.index("pricing")
     if module.startswith("usage.reports"):
         return LAYERS.index("reports")
+    if module.startswith("usage.insights"):  # analyses that read the reports and budgets
+        return LAYERS.index("budgets")
     if parts[0] == "usage":
         return LAYERS.index("write side")
     if parts[0] == "billing":

@@ -25,7 +25,7 @@ from costwatch.tenant.models import Project  # noqa: E402
 from usage.demo import DEMO_SLUG, seed_demo  # noqa: E402
 from usage.insights import anomalies, breakeven, explain, recommend, whatif  # noqa: E402
 from usage.models import UsageRecord  # noqa: E402
-from usage.queries import SpendQuery, price_book  # noqa: E402
+from usage.reports.queries import SpendQuery, price_book  # noqa: E402
 
 
 def main() -> None:

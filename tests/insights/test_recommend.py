@@ -6,8 +6,8 @@ import pytest
 
 from usage.ingest import record_usage
 from usage.insights.recommend import cheaper_sibling, recommend
-from usage.queries import SpendQuery, price_book
 from usage.records import Record
+from usage.reports.queries import SpendQuery, price_book
 
 NANO = 1_000_000_000
 DAY = date(2026, 3, 10)

@@ -7,8 +7,8 @@ import pytest
 
 from usage.ingest import record_usage
 from usage.insights.whatif import ScenarioError, parse_scenario, whatif
-from usage.queries import SpendQuery, price_book
 from usage.records import Record
+from usage.reports.queries import SpendQuery, price_book
 
 DAY = date(2026, 3, 10)
 NANO = 1_000_000_000

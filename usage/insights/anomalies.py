@@ -20,7 +20,7 @@ from statistics import median
 
 from costwatch.tenant.models import Project
 from usage.models import DailyModelUsage
-from usage.queries import SpendQuery, default_ledger, grouped
+from usage.reports.queries import SpendQuery, default_ledger, grouped
 
 WINDOW = 28
 MIN_HISTORY = 14

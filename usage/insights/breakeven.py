@@ -24,7 +24,7 @@ from billing.pricing.money import usd_to_nano
 from costwatch.tenant.models import Project
 from usage.importers import claude_code
 from usage.models import LEDGER_METERED, UsageRecord
-from usage.queries import SpendQuery, grouped
+from usage.reports.queries import SpendQuery, grouped
 
 WEEKS = 4
 

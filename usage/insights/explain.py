@@ -35,7 +35,7 @@ from math import factorial, floor
 from billing.pricing.classes import PROMPT_COLUMNS
 from costwatch.tenant.models import Project
 from usage.models import DailyModelUsage
-from usage.queries import SpendQuery, default_ledger, grouped, price_book
+from usage.reports.queries import SpendQuery, default_ledger, grouped, price_book
 
 FACTORS = ("volume", "mix", "price", "caching")
 GROUPS = ("prompt", "output")
@@ -331,7 +331,7 @@ def _usd(nano: int, *, signed: bool = False) -> str:
 
 def month_why(project: Project, *, ledger: str, dims: dict, month: dict) -> str:
     """The Overview's one line under month to date: this month so far against the same days
-    of last month (the card's own comparison; `month` is usage.queries.month_summary())."""
+    of last month (the card's own comparison; `month` is usage.reports.queries.month_summary())."""
     if not DailyModelUsage.objects.filter(project=project, ledger=ledger, day__gte=month["prev_start"],
                                           day__lte=month["today"]).exists():
         return ""

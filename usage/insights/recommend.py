@@ -20,7 +20,7 @@ from django.db.models.functions import ExtractHour
 
 from usage.insights import whatif as wi
 from usage.models import UsageRecord
-from usage.queries import SpendQuery, default_ledger, price_book
+from usage.reports.queries import SpendQuery, default_ledger, price_book
 
 MIN_SAVING_NANO = 1_000_000_000  # $1 over the period
 MIN_SAVING_SHARE = Fraction(1, 10)  # of the feature's cost

@@ -23,7 +23,7 @@ from billing.pricing.classes import PRICED_COLUMNS, rate_class
 from billing.pricing.models import ModelPrice
 from billing.pricing.rates import Tokens, cost
 from usage.models import UsageRecord
-from usage.queries import COLUMN, SpendQuery, default_ledger, price_book
+from usage.reports.queries import COLUMN, SpendQuery, default_ledger, price_book
 
 KINDS = ("model", "route", "no_cache", "no_batch", "batch", "cache")
 COST_COLUMNS = ["cost_nano", "cost_no_cache_nano", "cost_no_batch_nano"]

@@ -13,16 +13,16 @@ from django.views.decorators.http import require_http_methods
 from costwatch import clock
 from costwatch.tenant.access import project_for_user
 from costwatch.tenant.models import Project
-from usage.filters import NONE, Filters
 from usage.insights import anomalies as an
 from usage.insights import breakeven as be
 from usage.insights import explain as ex
 from usage.insights import recommend as rc
 from usage.insights import whatif as wi
-from usage.queries import price_book
-from usage.views import _base_context, _options, _render
+from usage.reports.queries import price_book
 from usage.web import insights_charts
+from usage.web.filters import NONE, Filters
 from usage.web.insights_forms import PlanForm
+from usage.web.views import _base_context, _options, _render
 
 TABS = [("insights", "Explain"), ("insights_whatif", "What-if"), ("insights_anomalies", "Anomalies"),
         ("insights_plans", "Subscriptions"), ("insights_recommendations", "Recommendations")]

@@ -14,13 +14,13 @@ from billing.pricing.money import decimal_string as money
 from billing.pricing.money import usd_to_nano
 from costwatch import clock
 from costwatch.tenant.access import key_or_session, project_for
-from usage import filters
-from usage.filters import MAX_DAYS
 from usage.insights import anomalies as an
 from usage.insights import explain as ex
 from usage.insights import recommend as rc
 from usage.insights import whatif as wi
-from usage.queries import SpendQuery, price_book
+from usage.reports.queries import SpendQuery, price_book
+from usage.web import filters
+from usage.web.filters import MAX_DAYS
 
 router = Router(tags=["insights"])
 

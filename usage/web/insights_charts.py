@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from usage.charts import PALETTE, _dollars, _text, layout
+from usage.web.charts import PALETTE, _dollars, _text, layout
 
 UP, DOWN, TOTAL = "#e03131", "#2f9e44", "#4c6ef5"
 
