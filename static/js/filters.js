@@ -1,5 +1,11 @@
-// The filter bar: the date inputs are only sent (and shown) for a custom range.
+// The filter bar applies on a deliberate action only: Apply / Enter (the form's submit), a
+// mouse choice in a select, or a pause after a complete date or a keyboard step. Never on
+// the first digit of a date or at every arrow-key step (the form listens for "cw:apply").
 (function () {
+  var DATE_PAUSE = 1200;  // ms after the last keystroke of a complete date
+  var KEY_PAUSE = 800;    // ms after the last arrow-key step in a select
+  var lastKey = 0;
+
   function sync(form) {
     var range = form.querySelector("[data-range]");
     var dates = form.querySelector("[data-dates]");
@@ -8,9 +14,49 @@
     dates.hidden = !custom;
     dates.querySelectorAll("input").forEach(function (input) { input.disabled = !custom; });
   }
-  document.addEventListener("change", function (event) {
-    var form = event.target.closest && event.target.closest("form.filters");
-    if (form && event.target.matches("[data-range]")) sync(form);
+
+  function later(form, delay) {
+    clearTimeout(form._cwTimer);
+    form._cwTimer = setTimeout(function () { window.htmx.trigger(form, "cw:apply"); }, delay);
+  }
+
+  function cancel(form) { clearTimeout(form._cwTimer); }
+
+  // "2026-11-05" with a four-digit year a person means (the browser reports 0002-… while
+  // the year is being typed).
+  function complete(input) {
+    var m = /^(\d{4})-\d{2}-\d{2}$/.exec(input.value);
+    return !!m && +m[1] >= 2000 && +m[1] <= 2100 && input.checkValidity();
+  }
+
+  function formOf(target) { return target.closest && target.closest("form.filters"); }
+
+  document.addEventListener("keydown", function (event) {
+    if (formOf(event.target)) lastKey = Date.now();
+  }, true);
+
+  function onEdit(event) {
+    var target = event.target, form = formOf(target);
+    if (!form) return;
+    if (target.type === "date") {
+      if (complete(target)) later(form, DATE_PAUSE); else cancel(form);
+      return;
+    }
+    if (event.type !== "change") return;
+    if (target.matches("[data-range]")) {
+      sync(form);
+      if (target.value === "custom") {  // the user is about to type dates: wait for them
+        cancel(form);
+        return;
+      }
+    }
+    later(form, Date.now() - lastKey < 500 ? KEY_PAUSE : 0);
+  }
+  document.addEventListener("input", onEdit, true);
+  document.addEventListener("change", onEdit, true);
+  document.addEventListener("submit", function (event) {
+    var form = formOf(event.target);
+    if (form) cancel(form);
   }, true);
 })();
 
