@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from billing.models import AlertEvent, Budget, DigestSent
-from billing.pricing.models import ModelAlias, ModelPrice
+from billing.pricing.models import ModelAlias, ModelPrice, PriceChange
 from billing.web.forms import WebhookURLAdminForm
 from usage.tasks import reprice_unpriced
 
@@ -9,16 +9,32 @@ from usage.tasks import reprice_unpriced
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
     list_display = ["model", "provider", "effective_from", "input", "output", "cache_read",
-                    "cache_write_5m", "cache_write_1h", "is_custom"]
-    list_filter = ["provider", "is_custom"]
+                    "cache_write_5m", "cache_write_1h", "origin"]
+    list_filter = ["provider", "origin"]
     search_fields = ["model", "display_name"]
 
     def save_model(self, request, obj, form, change):
         # A price added or edited here is the user's own: the catalog loader keeps it.
         obj.is_custom = True
+        obj.origin = "custom"
         super().save_model(request, obj, form, change)
         # Records that were unpriced for lack of this model get their cost now.
         reprice_unpriced.delay_on_commit()
+
+
+@admin.register(PriceChange)
+class PriceChangeAdmin(admin.ModelAdmin):
+    """What sync_prices --apply changed: read-only history."""
+
+    list_display = ["at", "source", "source_version", "model", "effective_from", "field", "old", "new"]
+    list_filter = ["source", "field"]
+    search_fields = ["model"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ModelAlias)

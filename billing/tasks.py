@@ -5,10 +5,14 @@ from datetime import datetime
 
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
 from django.utils import timezone
 
 from billing import alerts, digest
 from billing.models import Budget
+from billing.pricing import sources, sync
+from costwatch.clock import utc_today
+from usage.pricing_jobs import reprice
 
 logger = logging.getLogger(__name__)
 
@@ -79,3 +83,19 @@ def send_weekly_digests(at: str | None = None) -> int:
     """Beat, hourly: projects whose local time is Monday 09:00 or later and whose digest
     for the week is not sent yet."""
     return digest.send_due(now=_now(at))
+
+
+@shared_task
+def sync_prices(url: str | None = None, source: str | None = None) -> dict:
+    """Daily opt-in price sync (COSTWATCH_PRICE_SYNC_URL): add the source's new and changed
+    rows, re-price unpriced records, and report (log + result) what changed."""
+    url = url or settings.COSTWATCH_PRICE_SYNC_URL
+    source = source or settings.COSTWATCH_PRICE_SYNC_SOURCE
+    if not url:
+        return {"changed": 0}
+    changes = sync.apply(sources.load(source, url=url), utc_today())
+    repriced = reprice(only_unpriced=True) if changes else 0
+    models = sorted({c.model for c in changes})
+    logger.info("price sync from %s: %d models changed (%s), %d records re-priced",
+                source, len(models), ", ".join(models), repriced)
+    return {"changed": len(models), "models": models, "fields": len(changes), "repriced": repriced}

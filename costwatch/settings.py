@@ -189,6 +189,13 @@ CELERY_BEAT_SCHEDULE = {
     "sync-providers": {"task": "usage.tasks.sync_all_providers", "schedule": crontab(minute=17)},
 }
 
+# Opt-in daily price sync (billing.tasks.sync_prices): the URL of a litellm JSON or
+# genai-prices data.json; COSTWATCH_PRICE_SYNC_SOURCE names which (default litellm).
+COSTWATCH_PRICE_SYNC_URL = env_str("COSTWATCH_PRICE_SYNC_URL", "")
+COSTWATCH_PRICE_SYNC_SOURCE = env_str("COSTWATCH_PRICE_SYNC_SOURCE", "litellm")
+if COSTWATCH_PRICE_SYNC_URL:
+    CELERY_BEAT_SCHEDULE["sync-prices"] = {"task": "billing.tasks.sync_prices", "schedule": crontab(hour=4, minute=41)}
+
 # Provider sync (usage.sync): admin API hosts (tests and air-gapped installs point them
 # elsewhere), and the secrets that encrypt stored admin keys (costwatch/crypto.py): the
 # first encrypts, all decrypt, so a new one is put first for a rotation.

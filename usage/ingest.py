@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.pricing.classes import TOKEN_COLUMNS
-from billing.pricing.rates import PriceBook, Tokens, cost
+from billing.pricing.rates import PriceBook, Tokens, Unpriced, cost
 from costwatch import hooks
 from costwatch.tenant.models import Project
 from usage.models import DirtyDay, ImportJob, UsageRecord
@@ -74,7 +74,8 @@ def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
         workspace=record.workspace,
         batch=record.batch,
         service_tier=record.service_tier,
-        speed=record.speed,
+        # a "-fast" model id (claude-opus-4-6-fast) is that model in fast mode
+        speed=record.speed or ("fast" if record.model.lower().endswith("-fast") else ""),
         long_context=bool(record.long_context),
         requests=record.requests,
         input_tokens=record.input_tokens,
@@ -108,22 +109,29 @@ def apply_price(row: UsageRecord, book: PriceBook, *, explicit_long_context: boo
     row.priced_model = rates.model
     if not row.provider:
         row.provider = rates.provider
-    priced = cost(
-        Tokens(
-            input=row.input_tokens,
-            output=row.output_tokens,
-            cache_read=row.cache_read_tokens,
-            cache_write_5m=row.cache_write_5m_tokens,
-            cache_write_1h=row.cache_write_1h_tokens,
-        ),
-        rates,
-        batch=row.batch,
-        service_tier=row.service_tier,
-        speed=row.speed,
-        long_context=explicit_long_context if explicit_long_context is not None else (
-            row.long_context if row.requests != 1 else None
-        ),
+    tokens = Tokens(
+        input=row.input_tokens,
+        output=row.output_tokens,
+        cache_read=row.cache_read_tokens,
+        cache_write_5m=row.cache_write_5m_tokens,
+        cache_write_1h=row.cache_write_1h_tokens,
     )
+    try:
+        priced = cost(
+            tokens,
+            rates,
+            batch=row.batch,
+            service_tier=row.service_tier,
+            speed=row.speed,
+            long_context=explicit_long_context if explicit_long_context is not None else (
+                row.long_context if row.requests != 1 else None
+            ),
+            # time-of-day prices apply per request; an aggregate row spans hours
+            when=row.timestamp if row.requests == 1 else None,
+        )
+    except Unpriced:
+        row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = None
+        return False
     row.long_context = priced.long_context
     row.cost_nano = priced.cost_nano
     row.cost_no_cache_nano = priced.no_cache_nano

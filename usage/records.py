@@ -55,6 +55,17 @@ def _int(value, name: str) -> int:
     return int(value)
 
 
+def _openai_cache_writes(details: dict, path: str) -> tuple[int, int]:
+    """OpenAI (GPT-5.6+) cache writes inside the prompt count: (30-minute, 12-hour). They are
+    stored in the short / long cache-write classes (cache_write_5m / cache_write_1h), whose
+    rates the model's price row gives. Writes without a TTL breakdown are 30-minute."""
+    total = _int(details.get("cache_write_tokens"), f"{path}.cache_write_tokens")
+    ttl = details.get("cache_write_tokens_details") or {}
+    w30 = _int(ttl.get("ttl_30m_tokens"), f"{path}.cache_write_tokens_details.ttl_30m_tokens")
+    w12 = _int(ttl.get("ttl_12h_tokens"), f"{path}.cache_write_tokens_details.ttl_12h_tokens")
+    return w30 + max(0, total - w30 - w12), w12
+
+
 def normalize_usage(usage: dict, provider_hint: str = "") -> tuple[dict[str, int], str]:
     """Map a provider's raw usage object to our token classes.
 
@@ -81,13 +92,28 @@ def normalize_usage(usage: dict, provider_hint: str = "") -> tuple[dict[str, int
     if "prompt_tokens" in usage or "completion_tokens" in usage:
         prompt = _int(usage.get("prompt_tokens"), "usage.prompt_tokens")
         details = usage.get("prompt_tokens_details") or {}
-        cached = _int(details.get("cached_tokens"), "usage.prompt_tokens_details.cached_tokens")
         out_details = usage.get("completion_tokens_details") or {}
-        if cached > prompt:
-            raise UsageFormatError("usage.prompt_tokens_details.cached_tokens: larger than prompt_tokens")
+        if "prompt_cache_hit_tokens" in usage:
+            # DeepSeek: prompt = hit + miss
+            cached = _int(usage.get("prompt_cache_hit_tokens"), "usage.prompt_cache_hit_tokens")
+            if cached > prompt:
+                raise UsageFormatError("usage.prompt_cache_hit_tokens: larger than prompt_tokens")
+            return {
+                "input_tokens": prompt - cached,
+                "cache_read_tokens": cached,
+                "output_tokens": _int(usage.get("completion_tokens"), "usage.completion_tokens"),
+                "reasoning_tokens": _int(out_details.get("reasoning_tokens"),
+                                         "usage.completion_tokens_details.reasoning_tokens"),
+            }, "deepseek"
+        cached = _int(details.get("cached_tokens"), "usage.prompt_tokens_details.cached_tokens")
+        w30, w12 = _openai_cache_writes(details, "usage.prompt_tokens_details")
+        if cached + w30 + w12 > prompt:
+            raise UsageFormatError(
+                "usage.prompt_tokens_details: cached_tokens + cache_write_tokens larger than prompt_tokens")
         return {
-            "input_tokens": prompt - cached,
+            "input_tokens": prompt - cached - w30 - w12,
             "cache_read_tokens": cached,
+            **({"cache_write_5m_tokens": w30, "cache_write_1h_tokens": w12} if w30 or w12 else {}),
             "output_tokens": _int(usage.get("completion_tokens"), "usage.completion_tokens"),
             "reasoning_tokens": _int(
                 out_details.get("reasoning_tokens"),
@@ -104,15 +130,16 @@ def normalize_usage(usage: dict, provider_hint: str = "") -> tuple[dict[str, int
     if responses_shape:
         # OpenAI Responses API
         prompt = _int(usage.get("input_tokens"), "usage.input_tokens")
-        cached = _int(
-            (usage.get("input_tokens_details") or {}).get("cached_tokens"),
-            "usage.input_tokens_details.cached_tokens",
-        )
-        if cached > prompt:
-            raise UsageFormatError("usage.input_tokens_details.cached_tokens: larger than input_tokens")
+        details = usage.get("input_tokens_details") or {}
+        cached = _int(details.get("cached_tokens"), "usage.input_tokens_details.cached_tokens")
+        w30, w12 = _openai_cache_writes(details, "usage.input_tokens_details")
+        if cached + w30 + w12 > prompt:
+            raise UsageFormatError(
+                "usage.input_tokens_details: cached_tokens + cache_write_tokens larger than input_tokens")
         return {
-            "input_tokens": prompt - cached,
+            "input_tokens": prompt - cached - w30 - w12,
             "cache_read_tokens": cached,
+            **({"cache_write_5m_tokens": w30, "cache_write_1h_tokens": w12} if w30 or w12 else {}),
             "output_tokens": _int(usage.get("output_tokens"), "usage.output_tokens"),
             "reasoning_tokens": _int(
                 (usage.get("output_tokens_details") or {}).get("reasoning_tokens"),

@@ -20,6 +20,7 @@ DECIMAL_FIELDS = [
     *RATE_CLASSES, "batch_discount",
     "lc_input", "lc_output", "lc_cache_read", "lc_cache_write_5m", "lc_cache_write_1h",
     "priority_input", "priority_output", "priority_cache_read", "fast_multiplier",
+    "batch_cache_read", "peak_multiplier",
 ]
 
 
@@ -38,6 +39,7 @@ def read_prices(path: Path = DATA / "prices.csv") -> list[dict]:
                 "effective_from": raw["effective_from"].strip(),
                 "source_url": (raw.get("source_url") or "").strip(),
                 "notes": (raw.get("notes") or "").strip(),
+                "peak_hours": (raw.get("peak_hours") or "").strip(),
             }
             for name in DECIMAL_FIELDS:
                 value = (raw.get(name) or "").strip()

@@ -37,8 +37,20 @@ class ModelPrice(models.Model):
     priority_output = models.DecimalField(**RATE)
     priority_cache_read = models.DecimalField(**RATE)
     fast_multiplier = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    batch_cache_read = models.DecimalField(
+        **RATE, help_text="Cache-read rate in batch when the provider states it on its own "
+        "(Gemini: the standard cache price); empty = cache_read with the batch discount",
+    )
+    peak_hours = models.CharField(
+        max_length=60, blank=True, help_text='UTC hour windows priced at the peak multiplier, e.g. "01-04,06-10"'
+    )
+    peak_multiplier = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
     source_url = models.URLField(max_length=500, blank=True)
     is_custom = models.BooleanField(default=False)
+    origin = models.CharField(
+        max_length=12, default="curated", choices=[("curated", "curated"), ("synced", "synced"), ("custom", "custom")],
+        help_text="curated: the shipped catalog; synced: added by sync_prices; custom: added in the admin",
+    )
     notes = models.TextField(blank=True)
 
     class Meta:
@@ -66,3 +78,22 @@ class ModelAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alias} → {self.model}"
+
+
+class PriceChange(models.Model):
+    """The audit of sync_prices --apply: one row per model and field it added or changed."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=40)
+    source_version = models.CharField(max_length=200, blank=True)
+    model = models.CharField(max_length=120)
+    effective_from = models.DateField()
+    field = models.CharField(max_length=40, help_text='a rate field, or "model" for a model new to the catalog')
+    old = models.CharField(max_length=40, blank=True)
+    new = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-at", "model", "field"]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.model} {self.field} {self.old or '-'} -> {self.new or '-'}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from billing.pricing.models import ModelAlias, ModelPrice
@@ -17,8 +17,21 @@ from billing.pricing.money import to_nano
 
 NANO_PER_TOKEN_AT_1_PER_M = Decimal(1000)
 
-_DATE_SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")
-_PROVIDER_PREFIX = re.compile(r"^(anthropic|openai|gemini|google|deepseek|models|azure|vertex_ai|bedrock)/")
+_DATE_SUFFIX = re.compile(r"(-|@)(\d{8}|\d{4}-\d{2}-\d{2})$")
+_PROVIDER_PREFIX = re.compile(r"^(openrouter/)?(anthropic|openai|gemini|google|deepseek|models|azure|vertex_ai|bedrock)/")
+# Bedrock ids: optional cross-region prefix, vendor, model, version: us.anthropic.claude-x-v1:0
+_BEDROCK = re.compile(r"^(?:(?:us|eu|au|apac|jp|global|us-gov)\.)?(?:anthropic|openai|deepseek)\.(.+?)(?:-v\d+(?::\d+)?)?$")
+# Claude Code's context marker and "latest" pointers name the model they point at.
+_MARKERS = re.compile(r"(\[1m\]|-latest)$")
+
+# OpenAI names its priority tier "fast" since 2026-07-30; these tiers are priced as standard.
+STANDARD_TIERS = {"", "default", "auto", "standard", "standard_only", "on_demand"}
+PRIORITY_TIERS = {"priority", "priority_on_demand", "fast"}
+DISCOUNT_TIERS = {"batch", "flex"}
+
+
+class Unpriced(ValueError):
+    """The price table has no rate for this situation (e.g. a tier the model doesn't offer)."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +55,30 @@ class Rates:
     priority_output: Decimal | None = None
     priority_cache_read: Decimal | None = None
     fast_multiplier: Decimal | None = None
+    batch_cache_read: Decimal | None = None
+    peak_hours: str = ""
+    peak_multiplier: Decimal | None = None
     source_url: str = ""
 
     @classmethod
     def from_price(cls, price) -> Rates:
         return cls(**{f: getattr(price, f) for f in RATE_FIELDS})
+
+    def is_peak(self, when: datetime | None) -> bool:
+        """`peak_hours` lists UTC windows [start, end) priced at `peak_multiplier`, e.g.
+        "01-04,06-10" or "16:30-00:30" (a window may wrap midnight; a multiplier below 1 is
+        an off-peak discount). A row without a time of day (a daily aggregate) is never peak."""
+        if not self.peak_hours or not self.peak_multiplier or not isinstance(when, datetime):
+            return False
+        moment = when.astimezone(UTC) if when.tzinfo else when
+        minute = moment.hour * 60 + moment.minute
+        for window in self.peak_hours.split(","):
+            first, _, last = window.strip().partition("-")
+            start, end = _minutes(first), _minutes(last)
+            inside = start <= minute < end if start <= end else (minute >= start or minute < end)
+            if inside:
+                return True
+        return False
 
     def per_class(self, *, long_context: bool = False, priority: bool = False) -> dict[str, Decimal]:
         """The rate of each token class (USD per M) for one request's situation."""
@@ -72,6 +104,12 @@ class Rates:
 
 
 RATE_FIELDS = list(Rates.__dataclass_fields__)
+
+
+def _minutes(clock: str) -> int:
+    """ "06" or "06:30" -> minutes after midnight."""
+    hours, _, minutes = clock.strip().partition(":")
+    return int(hours) * 60 + int(minutes or 0)
 
 
 @dataclass(frozen=True)
@@ -113,17 +151,28 @@ def cost(
     service_tier: str = "",
     speed: str = "",
     long_context: bool | None = None,
+    when: datetime | None = None,
 ) -> Cost:
     """Cost of one record. `long_context=None` decides from the prompt size (per request);
-    aggregated rows (console exports) pass the provider's own context-window label."""
+    aggregated rows (console exports) pass the provider's own context-window label.
+    Raises Unpriced for a tier / speed the model has no rate for."""
     if long_context is None:
         long_context = bool(
             rates.long_context_threshold and tokens.prompt > rates.long_context_threshold
         )
     tier = (service_tier or "").lower()
-    priority = tier in {"priority", "priority_on_demand"}
+    priority = tier in PRIORITY_TIERS
     # OpenAI's flex tier is billed at batch prices.
-    discounted = batch or tier in {"batch", "flex"}
+    discounted = batch or tier in DISCOUNT_TIERS
+    if tier not in STANDARD_TIERS | PRIORITY_TIERS | DISCOUNT_TIERS:
+        raise Unpriced(f"{rates.model}: no rate for service tier {service_tier!r}")
+    if priority and rates.priority_input is None:
+        raise Unpriced(f"{rates.model}: no {service_tier!r} (priority) rate")
+    if tier in DISCOUNT_TIERS and rates.batch_discount is None:
+        # (a client's own batch=true on a model without a batch API stays at list price)
+        raise Unpriced(f"{rates.model}: no {service_tier!r} rate")
+    if speed == "fast" and not rates.fast_multiplier:
+        raise Unpriced(f"{rates.model}: no fast-mode rate")
     per = rates.per_class(long_context=long_context, priority=priority)
 
     full = _sum_nano(tokens, per)
@@ -133,11 +182,20 @@ def cost(
     multiplier = Decimal(1)
     if speed == "fast" and rates.fast_multiplier:
         multiplier *= rates.fast_multiplier
+    if rates.is_peak(when):
+        multiplier *= rates.peak_multiplier
     discount = Decimal(1)
+    billed = full
     if discounted and rates.batch_discount:
         discount = Decimal(1) - rates.batch_discount
+        billed = full * discount
+        if rates.batch_cache_read is not None:
+            # the provider states the batch cache-read rate on its own (Gemini keeps the
+            # standard cache price; older OpenAI models bill it at the batch input rate)
+            billed += tokens.cache_read * (rates.batch_cache_read - per["cache_read"] * discount) * (
+                NANO_PER_TOKEN_AT_1_PER_M)
     return Cost(
-        cost_nano=to_nano(full * multiplier * discount),
+        cost_nano=to_nano(billed * multiplier),
         no_cache_nano=to_nano(no_cache * multiplier * discount),
         no_batch_nano=to_nano(full * multiplier),
         long_context=long_context,
@@ -172,6 +230,16 @@ class PriceBook:
         candidates = [name.strip().lower()]
         candidates.append(canonical_name(name))
         for candidate in list(candidates):
+            bedrock = _BEDROCK.match(candidate)
+            if bedrock:
+                candidates.append(canonical_name(bedrock.group(1)))
+        for candidate in list(candidates):
+            if _MARKERS.search(candidate):
+                candidates.append(canonical_name(_MARKERS.sub("", candidate)))
+        for candidate in list(candidates):
+            if candidate.startswith("claude") and "." in candidate:
+                candidates.append(candidate.replace(".", "-"))  # OpenRouter's claude-sonnet-4.5
+        for candidate in list(candidates):
             if candidate.endswith("-fast"):
                 candidates.append(candidate.removesuffix("-fast"))
         for candidate in candidates:
@@ -189,7 +257,6 @@ class PriceBook:
         day = when.date() if isinstance(when, datetime) else when
         idx = bisect_right(self._starts[model], day) - 1
         if idx < 0:
-            # Usage dated before our first known price: the earliest price is the best guess
-            # and better than calling the record unpriced.
-            idx = 0
+            # Usage dated before the model's first price row: unpriced, not a guess.
+            return None
         return self._by_model[model][idx]
