@@ -37,6 +37,9 @@ def _rates_json(rates: Rates) -> dict:
         "long_context": None,
         "priority": None,
         "fast_multiplier": num(rates.fast_multiplier),
+        "batch_cache_read": num(rates.batch_cache_read),
+        "peak": ({"hours_utc": rates.peak_hours, "multiplier": num(rates.peak_multiplier)}
+                 if rates.peak_hours else None),
     }
     if rates.lc_input is not None:
         lc = rates.per_class(long_context=True)

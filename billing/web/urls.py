@@ -4,6 +4,7 @@ from billing.web import views
 
 urlpatterns = [
     path("p/<slug:slug>/budgets/", views.budget_list, name="budgets"),
+    path("p/<slug:slug>/prices/", views.prices, name="prices"),
     path("p/<slug:slug>/budgets/new/", views.budget_new, name="budget_new"),
     path("p/<slug:slug>/budgets/digest/", views.digest_settings, name="digest_settings"),
     path("p/<slug:slug>/budgets/<int:pk>/", views.budget_card, name="budget"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -8,11 +9,13 @@ from django_htmx.http import reswap, retarget
 
 from billing import alerts, budgets
 from billing.models import DEFAULT_THRESHOLDS, AlertEvent, Budget
+from billing.pricing.models import ModelPrice, PriceChange
 from billing.pricing.money import format_usd
 from billing.web.forms import BudgetForm, DigestForm
 from costwatch import clock
 from costwatch.tenant.access import project_for_user
 from costwatch.tenant.models import Project
+from usage.models import UsageRecord
 from usage.reports.queries import default_ledger
 
 PAGE = "billing/budgets.html"
@@ -212,3 +215,35 @@ def digest_settings(request, slug: str):
             return redirect("budgets", slug=slug)
         return render(request, PAGE, _context(request, project, digest_form=form), status=422)
     return render(request, f"{PAGE}#digest", {"project": project, "digest_form": form, "saved": saved})
+
+
+RATE_COLUMNS = [("input", "Input"), ("output", "Output"), ("cache_read", "Cache read"),
+                ("cache_write_5m", "Cache write 5m / 30m"), ("cache_write_1h", "Cache write 1h / 12h")]
+AUDIT = 100
+
+
+@require_GET
+def prices(request, slug: str):
+    """Every model with its rates in force, its earlier rows, the unpriced models this
+    project sent, and the sync audit. Read-only; staff get links to the admin."""
+    project = project_for_user(request, slug)
+    today = clock.utc_today()
+    models: dict[str, dict] = {}
+    for price in ModelPrice.objects.order_by("model", "effective_from"):
+        entry = models.setdefault(price.model, {"rows": [], "current": None, "next": None})
+        if price.effective_from <= today:
+            entry["current"] = price
+        elif entry["next"] is None:
+            entry["next"] = price
+        entry["rows"].append(price)
+    rows = [{"model": m, **e, "history": len(e["rows"]) - 1,
+             "rates": [getattr(e["current"], f) for f, _ in RATE_COLUMNS] if e["current"] else []}
+            for m, e in sorted(models.items(), key=lambda kv: ((kv[1]["current"] or kv[1]["rows"][0]).provider, kv[0]))]
+    unpriced = list(UsageRecord.objects.filter(project=project, cost_nano__isnull=True)
+                    .exclude(metadata__has_key="cost_only").values("model").annotate(records=Count("id"))
+                    .order_by("-records", "model")[:50])
+    return render(request, "billing/prices.html", {
+        "project": project, "rows": rows, "columns": [label for _, label in RATE_COLUMNS],
+        "unpriced": unpriced, "audit": PriceChange.objects.all()[:AUDIT], "today": today,
+        "staff": request.user.is_staff,
+    })

@@ -160,3 +160,29 @@ def test_fast_suffix_applies_the_fast_rate_on_ingest(project):
     row = UsageRecord.objects.get(external_id="f1")
     # Opus 4.8 5 / 25, fast ×2: (5000 + 25000) × 2 = 60,000 µ$
     assert (row.speed, row.priced_model, row.cost_nano) == ("fast", "claude-opus-4-8", 60_000 * MICRO)
+
+
+def test_api_prices_today_models_from_real_sdk_usage_objects(api_client, django_capture_on_commit_callbacks):
+    events = [
+        # Sonnet 5.5: 1000×2 + 2000×0.1 + 400×2.5 + 100×10 = 4,200 µ$
+        {"id": "a1", "model": "claude-sonnet-5-5", "timestamp": "2026-11-02T12:00:00Z",
+         "usage": AnthropicUsage(input_tokens=1000, output_tokens=100, cache_read_input_tokens=2000,
+                                 cache_creation_input_tokens=400).model_dump()},
+        # GPT-5.4 mini chat: (1000 − 200)×0.75 + 200×0.075 + 100×4.5 = 600 + 15 + 450 = 1,065 µ$
+        {"id": "o1", "model": "gpt-5.4-mini-2026-03-17", "timestamp": "2026-11-02T12:00:00Z",
+         "usage": CompletionUsage(prompt_tokens=1000, completion_tokens=100, total_tokens=1100,
+                                  prompt_tokens_details={"cached_tokens": 200}).model_dump()},
+        # GPT-6 Luna responses: (10,000 − 1000 − 1000)×0.1 + 1000×0.01 + 1000×0.125 + 1000×0.5 = 1,435 µ$
+        {"id": "o2", "model": "gpt-6-luna", "timestamp": "2026-11-02T12:00:00Z",
+         "usage": ResponseUsage(input_tokens=10_000, output_tokens=1000, total_tokens=11_000,
+                                input_tokens_details={"cached_tokens": 1000, "cache_write_tokens": 1000},
+                                output_tokens_details={"reasoning_tokens": 0}).model_dump()},
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post("/api/v1/events", {"events": events}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["unpriced"] == 0
+    costs = dict(UsageRecord.objects.values_list("external_id", "cost_nano"))
+    assert costs == {"a1": 4_200 * MICRO, "o1": 1_065 * MICRO, "o2": 1_435 * MICRO}
+    data = api_client.get("/api/v1/prices", {"model": "deepseek-v4-pro", "at": "2026-11-02"}).json()
+    assert data["peak"] == {"hours_utc": "01-04,06-10", "multiplier": "2"}
