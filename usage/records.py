@@ -107,9 +107,11 @@ def normalize_usage(usage: dict, provider_hint: str = "") -> tuple[dict[str, int
             }, "deepseek"
         cached = _int(details.get("cached_tokens"), "usage.prompt_tokens_details.cached_tokens")
         w30, w12 = _openai_cache_writes(details, "usage.prompt_tokens_details")
+        if cached > prompt:
+            raise UsageFormatError("usage.prompt_tokens_details.cached_tokens: larger than prompt_tokens")
         if cached + w30 + w12 > prompt:
             raise UsageFormatError(
-                "usage.prompt_tokens_details: cached_tokens + cache_write_tokens larger than prompt_tokens")
+                "usage.prompt_tokens_details.cache_write_tokens: cached + cache-write tokens larger than prompt_tokens")
         return {
             "input_tokens": prompt - cached - w30 - w12,
             "cache_read_tokens": cached,
@@ -133,9 +135,11 @@ def normalize_usage(usage: dict, provider_hint: str = "") -> tuple[dict[str, int
         details = usage.get("input_tokens_details") or {}
         cached = _int(details.get("cached_tokens"), "usage.input_tokens_details.cached_tokens")
         w30, w12 = _openai_cache_writes(details, "usage.input_tokens_details")
+        if cached > prompt:
+            raise UsageFormatError("usage.input_tokens_details.cached_tokens: larger than input_tokens")
         if cached + w30 + w12 > prompt:
             raise UsageFormatError(
-                "usage.input_tokens_details: cached_tokens + cache_write_tokens larger than input_tokens")
+                "usage.input_tokens_details.cache_write_tokens: cached + cache-write tokens larger than input_tokens")
         return {
             "input_tokens": prompt - cached - w30 - w12,
             "cache_read_tokens": cached,

@@ -186,3 +186,9 @@ def test_api_prices_today_models_from_real_sdk_usage_objects(api_client, django_
     assert costs == {"a1": 4_200 * MICRO, "o1": 1_065 * MICRO, "o2": 1_435 * MICRO}
     data = api_client.get("/api/v1/prices", {"model": "deepseek-v4-pro", "at": "2026-11-02"}).json()
     assert data["peak"] == {"hours_utc": "01-04,06-10", "multiplier": "2"}
+
+
+def test_cache_writes_larger_than_the_prompt_name_the_field():
+    with pytest.raises(ValueError, match=r"usage\.input_tokens_details\.cache_write_tokens: cached \+ cache-write"):
+        normalize_usage({"input_tokens": 100, "output_tokens": 1,
+                         "input_tokens_details": {"cached_tokens": 60, "cache_write_tokens": 50}})
