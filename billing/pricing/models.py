@@ -93,6 +93,7 @@ class PriceChange(models.Model):
     new = models.CharField(max_length=40, blank=True)
 
     class Meta:
+        db_table = "billing_pricechange"  # the pricing tables keep the billing_ prefix
         ordering = ["-at", "model", "field"]
 
     def __str__(self) -> str:

@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                 ('new', models.CharField(blank=True, max_length=40)),
             ],
             options={
-                'ordering': ['-at', 'model', 'field'],
+                'db_table': 'billing_pricechange', 'ordering': ['-at', 'model', 'field'],
             },
         ),
         migrations.AddField(
