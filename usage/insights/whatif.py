@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce, NullIf
 
 from billing.pricing.classes import PRICED_COLUMNS, rate_class
 from billing.pricing.models import ModelPrice
-from billing.pricing.rates import Tokens, cost
+from billing.pricing.rates import Tokens, Unpriced, cost
 from usage.models import UsageRecord
 from usage.reports.queries import COLUMN, SpendQuery, default_ledger, price_book
 
@@ -226,6 +226,8 @@ def _group_whatif(g: dict, s: Scenario, book, bands: list[int]) -> tuple[int, st
     if target is None or book.resolve(g["model"]) == target:
         return actual, g["model"]
     rates = book.rates_at(target, g["day"])
+    if rates is None:
+        return actual, g["model"]  # the target had no price yet on that day
     long_context = g["long_context"]
     if g["single"]:
         # per request: the target model's own threshold decides, from the prompt-size band
@@ -245,7 +247,11 @@ def reprice(groups: list[dict], scenario: Scenario, *, book, bands: list[int]) -
         if not g["priced"]:
             result.unpriced_records += g["records"]
             continue
-        whatif, model = _group_whatif(g, scenario, book, bands)
+        try:
+            whatif, model = _group_whatif(g, scenario, book, bands)
+        except Unpriced:
+            # the scenario's model has no rate for this group's tier: keep what it cost
+            whatif, model = g["cost_nano"], g["model"]
         key = (g["feature"], g["model"])
         row = rows.setdefault(key, Row(feature=g["feature"], model=g["model"]))
         row.actual_nano += g["cost_nano"]
