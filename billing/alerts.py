@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from billing import budgets, webhooks
 from billing.models import AlertEvent, Budget
-from billing.pricing.money import format_usd, nano_to_usd
+from billing.pricing.money import decimal_string, format_usd
 from costwatch import clock
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,32 @@ def check_budget(budget: Budget, *, now: datetime) -> list[int]:
     return fire(budget, status=st, thresholds=st.crossed, forecast=forecast)
 
 
+def budget_saved(budget: Budget, *, amount_changed: bool, now: datetime) -> list[int]:
+    """After a budget is created or edited: re-arm what a new amount un-crossed, then
+    check it at once (not at the next rollup). Returns the ids of events to deliver."""
+    if amount_changed:
+        rearm(budget, now=now)
+    if not budget.is_active or budget.archived_at:
+        return []
+    return check_budget(budget, now=now)
+
+
+def rearm(budget: Budget, *, now: datetime) -> list[int]:
+    """The amount changed: a new revision, and this period's fired thresholds that the
+    spend no longer crosses at the new amount fire again when crossed again. Returns the
+    re-armed thresholds."""
+    st = budgets.status(budget, now=now)
+    with transaction.atomic():
+        Budget.objects.select_for_update().filter(pk=budget.pk).update(amount_revision=F("amount_revision") + 1)
+        budget.refresh_from_db(fields=["amount_revision"])
+        still = set(st.crossed) | ({FORECAST} if st.over_forecast or st.spend_nano >= st.amount_nano else set())
+        events = AlertEvent.objects.filter(budget=budget, period_start=st.period_start,
+                                           rearmed_at__isnull=True).exclude(threshold__in=still)
+        thresholds = sorted(events.values_list("threshold", flat=True))
+        events.update(rearmed_at=now)
+    return thresholds
+
+
 def check_project(*, project_id: int, now: datetime) -> list[int]:
     ids: list[int] = []
     for budget in Budget.objects.filter(project_id=project_id, is_active=True).select_related("project"):
@@ -88,13 +114,14 @@ def check_project(*, project_id: int, now: datetime) -> list[int]:
     return ids
 
 
-def _insert(budget: Budget, st: budgets.Status, threshold: int) -> AlertEvent | None:
+def _insert(budget: Budget, st: budgets.Status, threshold: int, revision: int) -> AlertEvent | None:
     try:
         with transaction.atomic():
             return AlertEvent.objects.create(
                 budget=budget,
                 period_start=st.period_start,
                 threshold=threshold,
+                revision=revision,
                 spend_nano=st.spend_nano,
                 amount_nano=st.amount_nano,
                 projected_nano=st.projected_nano,
@@ -110,11 +137,13 @@ def fire(budget: Budget, *, status: budgets.Status, thresholds: list[int], forec
     """Insert one AlertEvent per newly crossed threshold; returns the events that carry a
     message (the highest new threshold, and the forecast alert)."""
     with transaction.atomic():
-        if not Budget.objects.select_for_update().filter(pk=budget.pk).exists():
+        revision = (Budget.objects.select_for_update().filter(pk=budget.pk, archived_at__isnull=True)
+                    .values_list("amount_revision", flat=True).first())
+        if revision is None:
             return []
         fired = budgets.fired_thresholds(budget, period_start=status.period_start)
         created = [e for t in sorted(set(thresholds) - fired)
-                   if (e := _insert(budget, status, t)) is not None]
+                   if (e := _insert(budget, status, t, revision)) is not None]
         out = []
         if created:
             primary, others = created[-1], created[:-1]
@@ -122,7 +151,7 @@ def fire(budget: Budget, *, status: budgets.Status, thresholds: list[int], forec
             primary.save(update_fields=["other_thresholds"])
             AlertEvent.objects.filter(pk__in=[e.pk for e in others]).update(bundled_into=primary)
             out.append(primary.pk)
-        if forecast and FORECAST not in fired and (event := _insert(budget, status, FORECAST)):
+        if forecast and FORECAST not in fired and (event := _insert(budget, status, FORECAST, revision)):
             out.append(event.pk)
     return out
 
@@ -237,7 +266,9 @@ def compose(event: AlertEvent, *, test: bool = False) -> Message:
         runout = f"{event.runout_date:%a %b %-d}" if event.runout_date else "before the period ends"
         headline = f"Budget “{budget.name}” is projected to run out on {runout}"
     else:
-        headline = f"Budget “{budget.name}” has reached {event.threshold} %"
+        # the threshold this event is for is the highest the check found crossed; the
+        # percent is the real one (a budget can be far past its last threshold)
+        headline = f"Budget “{budget.name}” has reached {event.threshold} % ({pct:,} % used)"
     ctx = {
         "event": event, "budget": budget, "project": project, "test": test, "forecast": forecast,
         "headline": headline, "percent": pct, "projected_percent": projected_pct,
@@ -261,9 +292,9 @@ def compose(event: AlertEvent, *, test: bool = False) -> Message:
         "alert": {"id": event.pk, "threshold": None if forecast else event.threshold,
                   "other_thresholds": event.other_thresholds,
                   "period_start": start.isoformat(), "period_end": end.isoformat(),
-                  "spend_usd": str(nano_to_usd(event.spend_nano)),
+                  "spend_usd": decimal_string(event.spend_nano),
                   "percent_used": None if pct is None else str(pct),
-                  "projected_usd": str(nano_to_usd(event.projected_nano or 0)),
+                  "projected_usd": decimal_string(event.projected_nano or 0),
                   "runout_date": event.runout_date.isoformat() if event.runout_date else None,
                   "fired_at": event.fired_at.isoformat() if event.fired_at else None},
         "url": url,

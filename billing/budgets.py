@@ -143,8 +143,18 @@ def overview_budget(project: Project) -> Budget | None:
 
 
 def fired_thresholds(budget: Budget, *, period_start: date) -> set[int]:
-    return set(AlertEvent.objects.filter(budget=budget, period_start=period_start)
+    """Thresholds that have fired this period and are not re-armed."""
+    return set(AlertEvent.objects.filter(budget=budget, period_start=period_start, rearmed_at__isnull=True)
                .values_list("threshold", flat=True))
+
+
+def active(project: Project):
+    """The project's budgets that are not archived (deleted ones keep their history)."""
+    return project.budgets.filter(archived_at__isnull=True)
+
+
+def archive(budget: Budget, *, now: datetime) -> None:
+    Budget.objects.filter(pk=budget.pk).update(archived_at=now, is_active=False)
 
 
 SUGGEST_DAYS = 31

@@ -34,6 +34,12 @@ class Budget(models.Model):
     webhook_url = models.URLField(max_length=500, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped on every change of the amount: an alert fires once per (period, threshold,
+    # amount revision), so a threshold re-armed by a raise can fire again (billing.alerts).
+    amount_revision = models.IntegerField(default=0)
+    # Deleting a budget archives it: it stops checking and leaves the page, its alert
+    # history stays.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -43,15 +49,19 @@ class Budget(models.Model):
 
 
 class AlertEvent(models.Model):
-    """One threshold crossing in one period. Unique per (budget, period_start, threshold):
-    the database, not the workers, makes each alert fire exactly once. The forecast
-    alert uses threshold = FORECAST."""
+    """One threshold crossing in one period. Unique per (budget, period_start, threshold,
+    revision): the database, not the workers, makes each alert fire exactly once per
+    amount revision of the budget. An amount change that leaves a fired threshold no
+    longer crossed re-arms it (`rearmed_at`): it no longer counts as fired and can fire
+    once more, under the new revision. The forecast alert uses threshold = FORECAST."""
 
     FORECAST = -1
 
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
     period_start = models.DateField()
     threshold = models.IntegerField()
+    revision = models.IntegerField(default=0)  # the budget's amount_revision when it fired
+    rearmed_at = models.DateTimeField(null=True, blank=True)
     fired_at = models.DateTimeField(auto_now_add=True)
     spend_nano = models.BigIntegerField(default=0)
     amount_nano = models.BigIntegerField(default=0)
@@ -75,7 +85,8 @@ class AlertEvent(models.Model):
         ordering = ["-fired_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["budget", "period_start", "threshold"], name="alert_once_per_period"
+                fields=["budget", "period_start", "threshold", "revision"],
+                name="alert_once_per_period_revision",
             )
         ]
 

@@ -26,7 +26,7 @@ def _now(at: str | None) -> datetime:
     return datetime.fromisoformat(at) if at else timezone.now()
 
 
-def _enqueue(event_ids: list[int]) -> None:
+def enqueue_deliveries(event_ids: list[int]) -> None:
     for event_id in event_ids:
         try:
             deliver_alert.delay(event_id)
@@ -38,7 +38,7 @@ def _enqueue(event_ids: list[int]) -> None:
 def check_project_budgets(project_id: int, at: str | None = None) -> int:
     """Runs after each rollup. `at` (ISO 8601) checks as of another time."""
     ids = alerts.check_project(project_id=project_id, now=_now(at))
-    _enqueue(ids)
+    enqueue_deliveries(ids)
     return len(ids)
 
 
@@ -57,7 +57,7 @@ def check_all_budgets(at: str | None = None) -> int:
         ids += alerts.check_project(project_id=project_id, now=now)
     fired = len(ids)
     ids += [i for i in alerts.pending_deliveries(now=now) if i not in ids]
-    _enqueue(ids)
+    enqueue_deliveries(ids)
     return fired
 
 

@@ -175,6 +175,9 @@ COSTWATCH_WEBHOOK_ALLOW_PRIVATE = env_bool("COSTWATCH_WEBHOOK_ALLOW_PRIVATE", Fa
 # Celery: no broker configured -> tasks run eagerly in-process.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Without a broker, an uploaded file is imported in a background thread of the web process
+# (so the page can show row progress) instead of inside the upload request.
+IMPORT_IN_THREAD = env_bool("IMPORT_IN_THREAD", CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "")
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "costwatch")

@@ -26,6 +26,14 @@ def _price_catalog(request):
         ensure_catalog()
 
 
+@pytest.fixture(autouse=True)
+def _imports_in_request(request, settings):
+    """Outside the browser tests an upload is imported inside the request (a thread could
+    not see the test's uncommitted transaction); the browser tests keep the default."""
+    if not request.node.get_closest_marker("e2e"):
+        settings.IMPORT_IN_THREAD = False
+
+
 @pytest.fixture
 def user(db, django_user_model):
     return django_user_model.objects.create_user("alice", "alice@example.com", "pw-alice-123")

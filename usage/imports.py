@@ -8,8 +8,9 @@ merge onto token exports instead of adding to them.
 
 Progress: the import's own transaction can't publish progress, so on PostgreSQL a second,
 autocommit connection writes ImportJob.progress_bytes once a second. SQLite allows one
-writer at a time, so there the job shows progress only when it ends (on the embedded
-default the upload request runs the import itself anyway).
+writer at a time (the import holds it), so there the progress of a job running in this
+process — the embedded default imports uploads in a background thread — is kept in memory
+(`live_progress`) for the page that polls it.
 """
 
 from __future__ import annotations
@@ -84,11 +85,12 @@ COUNTS = ["rows_read", "rows_skipped", "records_added", "records_replaced", "rec
           "duplicates", "rows_rejected", "records_unpriced", "cost_nano", "first_day", "last_day"]
 
 
-def input_files(paths: Iterable[str | Path]) -> list[InputFile]:
-    """Paths (files, folders of Claude Code logs, zips) -> files to parse, size-checked."""
+def input_files(paths: Iterable[str | Path], *, names: list[str] | None = None) -> list[InputFile]:
+    """Paths (files, folders of Claude Code logs, zips) -> files to parse, size-checked.
+    `names`: what messages call each path (an upload's own name, not the stored one)."""
     limit = settings.IMPORT_MAX_FILE_BYTES
     files: list[InputFile] = []
-    for raw in paths:
+    for index, raw in enumerate(paths):
         path = Path(raw)
         if path.is_dir():
             found = sorted(path.rglob("*.jsonl"))
@@ -96,7 +98,7 @@ def input_files(paths: Iterable[str | Path]) -> list[InputFile]:
                 raise ImportFormatError(str(path), "a folder without .jsonl files (expected ~/.claude/projects)")
             candidates = [InputFile(name=str(p), path=p) for p in found]
         elif path.is_file():
-            candidates = [InputFile(name=path.name, path=path)]
+            candidates = [InputFile(name=names[index] if names else path.name, path=path)]
         else:
             raise ImportFormatError(str(path), "no such file")
         for file in candidates:
@@ -131,10 +133,11 @@ def run_import(
     format: str = "auto",
     formats: list[str] | None = None,
     job: ImportJob | None = None,
+    names: list[str] | None = None,
 ) -> ImportSummary:
     """Import files into `project`. Raises ImportFailed (the job is marked failed with the
     same message) and then nothing of the run is stored. `formats`: one per path, instead
-    of `format` for all. Without a job, one is created: billed rows are told apart by the
+    of `format` for all; `names`: one per path, what messages call it. Without a job, one is created: billed rows are told apart by the
     import that stated them (usage.billed)."""
     paths = list(paths)
     watched = job  # a caller's job shows progress; one created here has no watcher
@@ -148,7 +151,8 @@ def run_import(
         files = []
         for index, path in enumerate(paths):
             named = formats[index] if formats else format
-            files.extend((file, named) for file in input_files([path]))
+            shown = [names[index]] if names else None
+            files.extend((file, named) for file in input_files([path], names=shown))
         groups: dict[str, list[InputFile]] = {}
         for file, named in files:
             name = named if named != "auto" else detect(file)
@@ -194,6 +198,21 @@ def run_import(
     return summary
 
 
+def job_ledger(job: ImportJob) -> str | None:
+    """The ledger an import's rows went to (None when its formats span both)."""
+    ledgers = {REGISTRY[n].ledger for n in job.format.split(", ") if n in REGISTRY}
+    return ledgers.pop() if len(ledgers) == 1 else None
+
+
+# job id -> (bytes, rows) of imports running in this process on SQLite
+_LIVE: dict[int, tuple[int, int]] = {}
+
+
+def live_progress(job: ImportJob) -> tuple[int, int]:
+    """(bytes read, rows read) of a job, as fresh as this process knows."""
+    return _LIVE.get(job.pk, (job.progress_bytes, job.rows_read))
+
+
 class _Progress:
     """Writes the job's progress from outside the import transaction (PostgreSQL only)."""
 
@@ -205,7 +224,11 @@ class _Progress:
             self.conn = connections.create_connection("default")
 
     def __call__(self, _rows: int) -> None:
-        if self.conn is None or time.monotonic() - self.last < 1.0:
+        if self.job is None or time.monotonic() - self.last < 1.0:
+            return
+        if self.conn is None:
+            self.last = time.monotonic()
+            _LIVE[self.job.pk] = (min(self.stats.progress(), self.total), self.stats.rows_read)
             return
         self.last = time.monotonic()
         table = ImportJob._meta.db_table
@@ -216,6 +239,8 @@ class _Progress:
             )
 
     def close(self) -> None:
+        if self.job is not None:
+            _LIVE.pop(self.job.pk, None)
         if self.conn is not None:
             self.conn.close()
 
@@ -227,7 +252,8 @@ def import_job_file(job_id: int) -> None:
     if job is None or job.status in {"done", "failed"}:
         return
     try:
-        run_import(project=job.project, paths=[job.file_path], format=job.format or "auto", job=job)
+        run_import(project=job.project, paths=[job.file_path], format=job.format or "auto", job=job,
+                   names=[job.file_name])
     except ImportFailed:
         pass  # the job carries the message
     except Exception as exc:

@@ -1,8 +1,11 @@
 import contextlib
 import logging
+import threading
 from datetime import date
 
 from celery import shared_task
+from django.conf import settings
+from django.db import connections, transaction
 
 from costwatch import hooks
 from usage import rollups
@@ -38,6 +41,23 @@ def rollup_dirty() -> int:
 @shared_task(name="usage.tasks.import_file", acks_late=True)
 def import_file(job_id: int) -> None:
     import_job_file(job_id)
+
+
+def import_file_later(job_id: int) -> None:
+    """Queue an uploaded file's import: on Celery, or (no broker) in a background thread of
+    this process once the job is committed, so the upload answers at once and the page
+    polls the job's progress."""
+    if not (settings.CELERY_TASK_ALWAYS_EAGER and settings.IMPORT_IN_THREAD):
+        import_file.delay_on_commit(job_id)
+        return
+
+    def run() -> None:
+        try:
+            import_file(job_id)
+        finally:
+            connections.close_all()
+
+    transaction.on_commit(lambda: threading.Thread(target=run, name=f"import-{job_id}", daemon=True).start())
 
 
 @shared_task(name="usage.tasks.reprice_unpriced")

@@ -7,13 +7,14 @@ from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
-from billing.alerts import recipient_list
+from billing.alerts import budget_saved, recipient_list
+from billing.budgets import active, archive
 from billing.budgets import status as budget_status
 from billing.models import DEFAULT_THRESHOLDS, AlertEvent, Budget
 from billing.pricing.classes import RATE_CLASSES
 from billing.pricing.money import decimal_string
 from billing.pricing.rates import PriceBook, Rates
-from billing.web.forms import BudgetForm, thresholds_text
+from billing.tasks import enqueue_deliveries
 from costwatch.tenant.access import key_or_session, project_for
 
 router = Router(tags=["billing"])
@@ -159,7 +160,10 @@ def _save(form: BudgetForm) -> Budget:
     if not form.is_valid():
         raise HttpError(422, "; ".join(f"{field}: {' '.join(errors).rstrip('.')}"
                                        for field, errors in form.errors.items()))
-    return form.save()
+    amount_changed = form.instance.pk is not None and "amount_usd" in form.changed_data
+    budget = form.save()
+    enqueue_deliveries(budget_saved(budget, amount_changed=amount_changed, now=timezone.now()))
+    return budget
 
 
 def budget_json(budget: Budget, *, now: datetime) -> dict:
@@ -190,7 +194,7 @@ def budget_json(budget: Budget, *, now: datetime) -> dict:
 
 
 def _budget(request, budget_id: int) -> Budget:
-    budget = Budget.objects.select_related("project").filter(pk=budget_id).first()
+    budget = Budget.objects.select_related("project").filter(pk=budget_id, archived_at__isnull=True).first()
     if budget is None:
         raise HttpError(404, f"budget {budget_id} not found")
     project_for(request, budget.project.slug)  # 403/404 unless the caller may see it
@@ -202,7 +206,7 @@ def _budget(request, budget_id: int) -> Budget:
 def list_budgets(request, project: str | None = None):
     proj = project_for(request, project)
     now = timezone.now()
-    return {"budgets": [budget_json(b, now=now) for b in proj.budgets.select_related("project")]}
+    return {"budgets": [budget_json(b, now=now) for b in active(proj).select_related("project")]}
 
 
 @router.post("/budgets", auth=key_or_session, response={201: BudgetOut}, summary="Create a budget")
@@ -228,7 +232,7 @@ def patch_budget(request, budget_id: int, payload: BudgetIn):
 
 
 @router.delete("/budgets/{budget_id}", auth=key_or_session, response={204: None},
-               summary="Delete a budget and its alert history")
+               summary="Delete a budget (archived: it stops alerting, its alert history stays)")
 def delete_budget(request, budget_id: int):
-    _budget(request, budget_id).delete()
+    archive(_budget(request, budget_id), now=timezone.now())
     return Status(204, None)

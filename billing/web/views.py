@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from billing import alerts, budgets
+from billing import alerts, budgets, tasks
 from billing.models import DEFAULT_THRESHOLDS, AlertEvent, Budget
 from billing.pricing.models import ModelPrice, PriceChange
 from billing.pricing.money import format_usd
@@ -67,7 +67,7 @@ def _context(request, project: Project, **extra) -> dict:
     now = timezone.now()
     return {
         "project": project,
-        "rows": [_row(b, now) for b in project.budgets.all()],
+        "rows": [_row(b, now) for b in budgets.active(project)],
         "history": _history(project),
         "digest_form": DigestForm(instance=project),
         "suggestions": budgets.scope_suggestions(project, today=clock.utc_today(now)),
@@ -107,6 +107,7 @@ def budget_list(request, slug: str):
                               {"project": project, "form": form, "suggestions": _suggestions(project)})
             return render(request, PAGE, _context(request, project, form=form), status=422)
         budget = form.save()
+        tasks.enqueue_deliveries(alerts.budget_saved(budget, amount_changed=False, now=timezone.now()))
         if not request.htmx:
             messages.success(request, f"Budget “{budget.name}” created.")
             return redirect("budgets", slug=slug)
@@ -118,7 +119,7 @@ def budget_list(request, slug: str):
         ctx["form"] = _new_form(project)
     if edit and edit.isdigit():
         ctx["editing"] = int(edit)
-        budget = get_object_or_404(project.budgets, pk=edit)
+        budget = get_object_or_404(budgets.active(project), pk=edit)
         ctx["edit_form"] = _edit_form(budget)
     return render(request, _partial(request, "budgets"), ctx)
 
@@ -135,11 +136,13 @@ def budget_new(request, slug: str):
 def budget_card(request, slug: str, pk: int):
     """One budget: its card (GET), or its edit form and save (edit=1 / POST)."""
     project = project_for_user(request, slug)
-    budget = get_object_or_404(project.budgets, pk=pk)
+    budget = get_object_or_404(budgets.active(project), pk=pk)
     if request.method == "POST":
         form = _edit_form(budget, request.POST)
         if form.is_valid():
             form.save()
+            tasks.enqueue_deliveries(alerts.budget_saved(
+                budget, amount_changed="amount_usd" in form.changed_data, now=timezone.now()))
             if not request.htmx:
                 messages.success(request, f"Budget “{budget.name}” saved.")
                 return redirect("budgets", slug=slug)
@@ -162,10 +165,10 @@ def budget_card(request, slug: str, pk: int):
 @require_POST
 def budget_delete(request, slug: str, pk: int):
     project = project_for_user(request, slug)
-    budget = get_object_or_404(project.budgets, pk=pk)
-    budget.delete()
+    budget = get_object_or_404(budgets.active(project), pk=pk)
+    budgets.archive(budget, now=timezone.now())
     if not request.htmx:
-        messages.success(request, f"Budget “{budget.name}” deleted.")
+        messages.success(request, f"Budget “{budget.name}” deleted; its alert history is kept.")
         return redirect("budgets", slug=slug)
     response = render(request, f"{PAGE}#budgets", _context(request, project))
     return reswap(retarget(response, "#budgets"), "outerHTML")
@@ -175,7 +178,7 @@ def budget_delete(request, slug: str, pk: int):
 def budget_threshold(request, slug: str, pk: int):
     """Toggle one threshold on or off."""
     project = project_for_user(request, slug)
-    budget = get_object_or_404(project.budgets, pk=pk)
+    budget = get_object_or_404(budgets.active(project), pk=pk)
     value = request.POST.get("threshold", "")
     if value.isdigit() and 1 <= int(value) <= 1000:
         current = set(budget.thresholds)
@@ -191,7 +194,7 @@ def budget_threshold(request, slug: str, pk: int):
 def budget_test(request, slug: str, pk: int):
     """Send a test alert now, synchronously, and say what happened."""
     project = project_for_user(request, slug)
-    budget = get_object_or_404(project.budgets.select_related("project"), pk=pk)
+    budget = get_object_or_404(budgets.active(project).select_related("project"), pk=pk)
     try:
         result = {"ok": True, "text": f"Test sent: {alerts.send_test(budget, now=timezone.now())}."}
     except Exception as exc:

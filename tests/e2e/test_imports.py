@@ -26,6 +26,6 @@ def test_upload_console_csv_then_overview_shows_the_spend(logged_in_page, projec
     assert "anthropic_console_usage.csv" in page.inner_text("#import-history")
 
     page.click("[data-testid=import-days]")
-    page.wait_for_url(f"**/p/{project.slug}/?range=custom&start=2026-03-09&end=2026-03-10")
+    page.wait_for_url(f"**/p/{project.slug}/?range=custom&start=2026-03-09&end=2026-03-10&ledger=billed")
     # billed ledger (no metered data): $85.9248758 over the two days
     assert "85.92" in page.inner_text("[data-testid=period-total]")

@@ -21,7 +21,9 @@ def safe_cell(value) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
+    if isinstance(value, Decimal):
+        return format(value, "f")  # 0 is "0.000000000", never "0E-9"
+    if isinstance(value, int | float):
         return str(value)
     text = str(value)
     return "'" + text if text.startswith(FORMULA_START) else text

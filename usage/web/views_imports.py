@@ -13,21 +13,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from billing.pricing.money import nano_to_usd
 from costwatch.tenant.access import project_for_user
 from usage.importers import REGISTRY
 from usage.importers.base import ImportFormatError
-from usage.imports import detect_format
+from usage.imports import detect_format, job_ledger, live_progress
 from usage.models import ImportJob
-from usage.tasks import import_file
+from usage.tasks import import_file_later
 
 HISTORY = 20
 
 
 def _context(project, job=None, error="", oob=False):
     history = list(project.imports.filter(sync_provider="").select_related("created_by")[:HISTORY])
-    for item in history:
-        item.cost_usd = nano_to_usd(item.cost_nano)
     return {
         "project": project,
         "job": job,
@@ -42,18 +39,23 @@ def _context(project, job=None, error="", oob=False):
 
 def job_view(job: ImportJob) -> dict:
     """What the progress partial shows about a job."""
-    percent = min(100, job.progress_bytes * 100 // job.file_size) if job.file_size else 0
+    done_bytes, rows_read = live_progress(job)
+    percent = min(100, done_bytes * 100 // job.file_size) if job.file_size else 0
     first, last = job.first_day, job.last_day
     days_url = ""
+    ledger = job_ledger(job)
     if job.status == "done" and first and last:
         days_url = reverse("overview", args=[job.project.slug]) + f"?range=custom&start={first}&end={last}"
+        if ledger:
+            days_url += f"&ledger={ledger}"
     return {
         "obj": job,
         "running": job.status in {"pending", "running"},
         "percent": percent,
+        "rows_read": rows_read,
         "formats": [REGISTRY[n].description if n in REGISTRY else n for n in job.format.split(", ") if n],
-        "cost_usd": nano_to_usd(job.cost_nano),
         "days_url": days_url,
+        "ledger": ledger,
     }
 
 
@@ -115,11 +117,11 @@ def _start(request, project) -> tuple[ImportJob | None, str]:
         return job, ""
     job.save()
     try:
-        import_file.delay_on_commit(job.pk)
+        import_file_later(job.pk)
     except KombuOperationalError:
         ImportJob.objects.filter(pk=job.pk).update(
             status="failed", finished_at=timezone.now(),
             error="The task queue is unreachable (is the Celery broker running?). Nothing was imported.",
         )
-    job.refresh_from_db()  # on the embedded default the import has already run
+    job.refresh_from_db()
     return job, ""

@@ -49,8 +49,10 @@ def test_list_get_patch_delete(api_client, project):
     budget.refresh_from_db()
     assert budget.period == "week" and budget.scope_value == "gpt-5" and budget.name == "Models"
     assert api_client.delete(f"/api/v1/budgets/{budget.pk}").status_code == 204
-    assert not Budget.objects.exists()
+    budget.refresh_from_db()  # archived: out of the API, its alert history kept
+    assert budget.archived_at is not None and not budget.is_active
     assert api_client.get(f"/api/v1/budgets/{budget.pk}").status_code == 404
+    assert api_client.get("/api/v1/budgets").json()["budgets"] == []
 
 
 @pytest.mark.parametrize(

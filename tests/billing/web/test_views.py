@@ -114,11 +114,17 @@ def test_a_failing_test_email_says_why(logged_in, project, settings):
     assert "Test failed:" in html and "refused" in html.lower()
 
 
-def test_delete(logged_in, project):
+def test_delete_archives_and_keeps_the_alert_history(logged_in, project):
     budget = make_budget(project)
+    AlertEvent.objects.create(budget=budget, period_start=date(2026, 11, 1), threshold=50)
     response = logged_in.post(f"/p/{project.slug}/budgets/{budget.pk}/delete/", **HX)
-    assert response.status_code == 200 and not Budget.objects.exists()
-    assert "No budgets yet" in response.content.decode()
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "No budgets yet" in html
+    assert "Monthly <small>(deleted)</small>" in html  # the history row stays
+    budget.refresh_from_db()
+    assert budget.archived_at is not None and not budget.is_active
+    assert AlertEvent.objects.filter(budget=budget).count() == 1
 
 
 def test_history_says_what_fired_to_whom_and_whether_it_was_delivered(logged_in, project):

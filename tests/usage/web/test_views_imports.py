@@ -112,7 +112,7 @@ def test_running_job_polls_every_second(logged_in, project):
                                    status="running", format="anthropic_console_usage", rows_read=1234)
     html = logged_in.get(f"/p/acme/imports/{job.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert 'hx-trigger="every 1s"' in html and f'hx-get="/p/acme/imports/{job.pk}/"' in html
-    assert '<progress max="100" value="25">' in html and "1,234 rows read" in html
+    assert '<progress max="100" value="25">' in html and '<span data-testid="rows-read">1,234</span> rows read' in html
     assert "<html" not in html  # a partial
     job.status = "done"
     job.save()
