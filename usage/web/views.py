@@ -55,6 +55,7 @@ SORTS = {
 }
 TABLE_ROWS = 50
 RECORDS_PER_PAGE = 50
+RECORDS_COUNT_CAP = 10_000
 
 
 def home(request):
@@ -379,6 +380,9 @@ def records(request, slug: str):
     batch = list(qs[offset:offset + RECORDS_PER_PAGE + 1])
     has_next = len(batch) > RECORDS_PER_PAGE
     batch = batch[:RECORDS_PER_PAGE]
+    # the filter's count (bounded: no COUNT(*) over millions) and its sum, from the rollups
+    record_count = qs[:RECORDS_COUNT_CAP + 1].count()
+    span = {"start": one_day, "end": one_day} if one_day else {}
     page_params = {"day": one_day.isoformat() if one_day else None,
                    "unpriced": "1" if request.GET.get("unpriced") == "1" else None}
     context = {
@@ -394,6 +398,10 @@ def records(request, slug: str):
         "unpriced_only": page_params["unpriced"] == "1",
         "day_clear_query": f.query(unpriced=page_params["unpriced"]),
         "tz": _zone(project.timezone),
+        "record_count": record_count,
+        "count_cap": RECORDS_COUNT_CAP,
+        "count_capped": record_count > RECORDS_COUNT_CAP,
+        "filter_total": total_of(grouped(f.spend_query(project, **span))),
     }
     return _render(request, "usage/records.html", context)
 
