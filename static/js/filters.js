@@ -77,3 +77,25 @@ document.addEventListener("click", function (event) {
   var link = row && row.querySelector("td.name a");
   if (link) link.click();
 });
+
+// On a phone the less used filters fold away; "More filters" opens them (and they stay
+// open across the swaps of this visit).
+(function () {
+  var KEY = "cw-more-filters";
+  function apply(root) {
+    var form = (root.querySelector && root.querySelector("form.filters")) || document.querySelector("form.filters");
+    var button = form && form.querySelector("[data-more-filters]");
+    if (!button) return;
+    var open = sessionStorage.getItem(KEY) === "1";
+    form.classList.toggle("open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    button.textContent = open ? "Fewer filters" : "More filters";
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-more-filters]");
+    if (!button) return;
+    sessionStorage.setItem(KEY, sessionStorage.getItem(KEY) === "1" ? "0" : "1");
+    apply(document);
+  });
+  if (window.htmx) window.htmx.onLoad(apply); else document.addEventListener("DOMContentLoaded", function () { apply(document); });
+})();

@@ -80,6 +80,35 @@ def default_ledger(project: Project, start: date, end: date) -> str:
 SINGLE_DIMENSION = {"feature", "user", "api_key", "workspace"}
 
 
+# Text dimensions also take a pattern: `code*` starts with, `*code` ends with, `*code*`
+# contains (case-insensitive); anything else is the exact value.
+PATTERN_DIMENSIONS = {"feature", "user", "api_key", "workspace"}
+
+
+def match(column: str, value) -> Q:
+    """The filter `column = value`, or the pattern it spells (see PATTERN_DIMENSIONS)."""
+    text = str(value)
+    core = text.strip("*")
+    if "*" not in text or "*" in core:
+        return Q(**{column: value})
+    if not core:
+        return Q()  # "*": anything
+    if text.startswith("*") and text.endswith("*"):
+        return Q(**{f"{column}__icontains": core})
+    lookup = "istartswith" if text.endswith("*") else "iendswith"
+    return Q(**{f"{column}__{lookup}": core})
+
+
+def known_values(project: Project, *, ledger: str, dimension: str, start: date, end: date,
+                 limit: int = 5000) -> list[str]:
+    """The values one dimension took in [start, end] (for the filter bar's suggestions),
+    read from the per-dimension rollup's blocks: a few rows per value, not one per day."""
+    qs = (DimensionUsage.objects.filter(project=project, ledger=ledger, dimension=COLUMN[dimension])
+          .filter(_blocks_q(start, end)).exclude(value="")
+          .values_list("value", flat=True).distinct().order_by("value"))
+    return list(qs[:limit])
+
+
 def _blocks_q(start: date, end: date) -> Q:
     starts: dict[int, list[date]] = {}
     for span, first in blocks(start, end):
@@ -108,7 +137,7 @@ def rollup_queryset(q: SpendQuery):
             qs = qs.filter(_blocks_q(q.start, q.end))
         qs = qs.annotate(**{column: F("value")})
         for value in q.filters.values():
-            qs = qs.filter(value=value)
+            qs = qs.filter(match("value", value))
         return qs, ledger
     table = DailyModelUsage if dims <= COARSE else DailyUsage
     qs = table.objects.filter(project=q.project, ledger=ledger, day__gte=q.start, day__lte=q.end)
@@ -116,7 +145,7 @@ def rollup_queryset(q: SpendQuery):
         column = COLUMN[name]
         if column == "batch":
             value = str(value).lower() in {"1", "true", "yes"}
-        qs = qs.filter(**{column: value})
+        qs = qs.filter(match(column, value) if name in PATTERN_DIMENSIONS else Q(**{column: value}))
     return qs, ledger
 
 

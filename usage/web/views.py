@@ -31,6 +31,8 @@ from usage.reports.queries import (
     derived,
     directory_names,
     grouped,
+    known_values,
+    match,
     named,
     ranked,
     ranked_page,
@@ -88,6 +90,7 @@ def _base_context(request, project: Project, f: Filters, page_params: dict,
         "form_params": {k: v for k, v in page_params.items() if k not in partial_params},
         "ranges": RANGES,
         "ledgers": LEDGERS,
+        "text_filters": [("feature", "Feature"), ("user", "User"), ("api_key", "Key")],
         "dimensions": DIMENSIONS,
         "chips": f.chips(**page_params),
         "has_any_data": has_any,
@@ -142,8 +145,11 @@ def _options(project: Project, f: Filters) -> dict:
         workspaces.add(f.dims["workspace"])
     ws_names = names[DirectoryEntry.WORKSPACE]
     choices = sorted(((w or NONE, ws_names.get(w, w)) for w in workspaces), key=lambda c: c[1].lower())
+    known = {dim: known_values(project, ledger=f.ledger, dimension=dim, start=f.start, end=f.end)
+             for dim in ("feature", "user", "api_key")}
     return {"providers": sorted(providers), "models": sorted(models), "names": names,
-            "workspaces": choices if len(choices) > 1 or "workspace" in f.dims else []}
+            "workspaces": choices if len(choices) > 1 or "workspace" in f.dims else [],
+            "known": known}
 
 
 def overview(request, slug: str):
@@ -361,7 +367,7 @@ def records_queryset(project: Project, f: Filters, request):
             # rollups group by the priced (canonical) model name
             qs = qs.filter(Q(priced_model=value) | Q(priced_model="", model=value))
         else:
-            qs = qs.filter(**{{"user": "end_user"}.get(name, name): value})
+            qs = qs.filter(match({"user": "end_user"}.get(name, name), value))
     if request.GET.get("unpriced") == "1":
         qs = qs.filter(cost_nano__isnull=True)
     return qs.order_by("-day", "-timestamp", "-id"), one_day
