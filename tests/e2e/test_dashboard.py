@@ -157,12 +157,41 @@ def test_phone_width_has_no_horizontal_page_scroll(browser, live_server, user, d
     page.fill("input[name=password]", "pw-alice-123")
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
-    for path in ["", "breakdown/", "tokens/", "records/", "reconcile/"]:
+    for path in ["", "breakdown/", "tokens/", "records/", "reconcile/", "budgets/", "imports/", "keys/"]:
         page.goto(f"/p/{data.slug}/{path}")
         page.wait_for_load_state("networkidle")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, (path, width)
+        # every chart's legend stays inside its card
+        spill = page.evaluate("""() => [...document.querySelectorAll('.card .chart .legend')].filter(l => {
+            const c = l.closest('.card').getBoundingClientRect(), r = l.getBoundingClientRect();
+            return r.right > c.right + 1 || r.left < c.left - 1 || r.bottom > c.bottom + 1; }).length""")
+        assert spill == 0, path
+    # the tab bar scrolls and says so: a fade on the side with more tabs, the current tab in view
+    page.goto(f"/p/{data.slug}/keys/")
+    nav = page.locator("nav.tabs")
+    assert page.evaluate("n => n.scrollWidth > n.clientWidth", nav.element_handle())
+    assert "more-left" in nav.get_attribute("class")
+    current = page.locator("nav.tabs [aria-current=page]").bounding_box()
+    assert current["x"] >= 0 and current["x"] + current["width"] <= 390
     context.close()
+
+
+def test_revoking_a_key_asks_first(logged_in_page, project):
+    from costwatch.tenant.keys import create_key
+
+    create_key(project, name="prod")
+    page = logged_in_page
+    page.goto(f"/p/{project.slug}/keys/")
+    messages = []
+    page.once("dialog", lambda d: (messages.append(d.message), d.dismiss()))
+    page.get_by_role("button", name="Revoke").click()
+    assert messages and "Revoke the key “prod”" in messages[0]
+    assert "active" in page.get_by_test_id("keys-table").inner_text()  # dismissed: nothing revoked
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Revoke").click()
+    page.wait_for_load_state("networkidle")
+    assert "revoked" in page.get_by_test_id("keys-table").inner_text()
 
 
 def test_clicking_a_bar_opens_the_records_behind_it(logged_in_page, data):
