@@ -29,8 +29,8 @@ from costwatch.tenant.models import Project
 from usage import billed
 from usage.importers import REGISTRY, detect, expand
 from usage.importers.base import ImportFormatError, InputFile, ParseStats
-from usage.ingest import Counts, record_usage
-from usage.models import LEDGER_BILLED, ImportJob
+from usage.ingest import Counts, mark_dirty, record_usage
+from usage.models import LEDGER_BILLED, ImportJob, UsageRecord
 
 
 class ImportFailed(Exception):
@@ -196,6 +196,22 @@ def run_import(
         progress_bytes=job.file_size or stats.progress(), **summary.columns(),
     )
     return summary
+
+
+def delete_import(job: ImportJob) -> int:
+    """Delete an import and the records it stored; their days are rolled up again and the
+    billed cost rows of those days re-matched to what token rows remain. Rows the import
+    restated (replaced) are gone and do not come back. Returns the records deleted."""
+    with transaction.atomic():
+        rows = UsageRecord.objects.filter(project=job.project, import_job=job)
+        days = set(rows.values_list("day", "ledger").distinct())
+        provider_days = set(rows.filter(ledger=LEDGER_BILLED).values_list("provider", "day").distinct())
+        deleted, _ = rows.delete()
+        if provider_days:
+            billed.cover(project=job.project, provider_days=provider_days)
+        mark_dirty(project_id=job.project_id, days=days)
+        job.delete()
+    return deleted
 
 
 def job_ledger(job: ImportJob) -> str | None:

@@ -90,3 +90,12 @@ def dimname(names, key, value):
 def sub(value, other):
     """value − other (integers, e.g. nano-USD)."""
     return int(value or 0) - int(other or 0)
+
+
+@register.filter
+def requests_in(value, ledger) -> str:
+    """A request count; "n/a" on the billed ledger where the export had none (consoles
+    export tokens and dollars, not requests)."""
+    if ledger == "billed" and not value:
+        return "n/a"
+    return intcomma_int(value)

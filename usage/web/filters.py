@@ -107,6 +107,21 @@ class Filters:
             return f"{self.start:%b %-d, %Y} – {self.end:%b %-d, %Y}"
         return RANGES[self.range]
 
+    @property
+    def range_phrase(self) -> str:
+        """The range inside a sentence ("Spend, last 30 days"): a preset's name in lower
+        case, a custom range's dates as they are written."""
+        return self.range_label if self.range == "custom" else RANGES[self.range].lower()
+
+    @property
+    def dates_label(self) -> str:
+        """"Nov 2 – Dec 1, 2026", "Dec 1, 2026", "Dec 30, 2025 – Jan 5, 2026"."""
+        if self.start == self.end:
+            return f"{self.end:%b %-d, %Y}"
+        if self.start.year == self.end.year:
+            return f"{self.start:%b %-d} – {self.end:%b %-d, %Y}"
+        return f"{self.start:%b %-d, %Y} – {self.end:%b %-d, %Y}"
+
     def spend_query(self, project: Project, *, group_by: list[str] | None = None,
                     start: date | None = None, end: date | None = None,
                     ledger: str | None = None) -> SpendQuery:

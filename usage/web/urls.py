@@ -9,6 +9,7 @@ urlpatterns = [
     path("p/<slug:slug>/connections/", views_connections.connections, name="connections"),
     path("p/<slug:slug>/imports/", views_imports.imports, name="imports"),
     path("p/<slug:slug>/imports/<int:pk>/", views_imports.import_status, name="import_status"),
+    path("p/<slug:slug>/imports/<int:pk>/delete/", views_imports.import_delete, name="import_delete"),
     path("p/<slug:slug>/breakdown/", views.breakdown, name="breakdown"),
     path("p/<slug:slug>/tokens/", views.tokens, name="tokens"),
     path("p/<slug:slug>/records/", views.records, name="records"),

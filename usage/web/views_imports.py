@@ -7,16 +7,17 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from costwatch.tenant.access import project_for_user
 from usage.importers import REGISTRY
 from usage.importers.base import ImportFormatError
-from usage.imports import detect_format, job_ledger, live_progress
+from usage.imports import delete_import, detect_format, job_ledger, live_progress
 from usage.models import ImportJob
 from usage.tasks import import_file_later
 
@@ -74,6 +75,16 @@ def imports(request, slug: str):
     if request.GET.get("job", "").isdigit():
         job = project.imports.filter(pk=request.GET["job"]).first()
     return render(request, "usage/imports.html", _context(project, job=job_view(job) if job else None))
+
+
+@require_POST
+def import_delete(request, slug: str, pk: int):
+    project = project_for_user(request, slug)
+    job = get_object_or_404(project.imports.exclude(status__in=["pending", "running"]), pk=pk)
+    deleted = delete_import(job)
+    messages.success(request, f"Import of {job.file_name} deleted: {deleted:,} records removed, "
+                              "its days rolled up again.")
+    return redirect("imports", slug=slug)
 
 
 @require_GET
