@@ -23,10 +23,24 @@
     return url.pathname + url.search;
   }
 
+  // plotly.js (~1 MB) is fetched only by pages that have a chart, once.
+  var PLOTLY_SRC = document.currentScript && document.currentScript.dataset.plotly;
+  var waiting = [];
+  function withPlotly(then) {
+    if (window.Plotly) return then();
+    waiting.push(then);
+    if (waiting.length > 1 || !PLOTLY_SRC) return;
+    var script = document.createElement("script");
+    script.src = PLOTLY_SRC;
+    script.onload = function () { var queue = waiting; waiting = []; queue.forEach(function (f) { f(); }); };
+    document.head.appendChild(script);
+  }
+
   function draw(root) {
-    if (!window.Plotly) return;
     var charts = root.matches && root.matches(".chart[data-figure]") ? [root] : [];
     charts = charts.concat(Array.prototype.slice.call(root.querySelectorAll(".chart[data-figure]")));
+    if (!charts.length) return;
+    if (!window.Plotly) return withPlotly(function () { draw(root); });
     charts.forEach(function (div) {
       var source = document.getElementById(div.dataset.figure);
       if (!source) return;
