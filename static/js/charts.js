@@ -36,6 +36,90 @@
     document.head.appendChild(script);
   }
 
+  // The numbers behind a chart as a table (its text alternative), and for a drillable
+  // chart the keyboard's way in: every cell links to the records behind it.
+  function formatter(trace) {
+    var hover = String(trace.hovertemplate || "");
+    if (/%\{[xy]:\$/.test(hover)) {
+      return function (v) { return "$" + Number(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }); };
+    }
+    if (/%\{[xy]:\.\d%/.test(hover)) return function (v) { return (Number(v) * 100).toFixed(1) + "%"; };
+    return function (v) { return Number(v).toLocaleString("en-US", { maximumFractionDigits: 2 }); };
+  }
+
+  function tableFor(div, fig) {
+    var traces = fig.data.filter(function (t) { return t.x && t.y; });
+    if (!traces.length) return null;
+    var horizontal = traces[0].orientation === "h";
+    var categories = [], values = {};
+    traces.forEach(function (t, i) {
+      var cats = horizontal ? t.y : t.x, vals = horizontal ? t.x : t.y, fmt = formatter(t);
+      cats.forEach(function (c, j) {
+        var key = String(c);
+        if (!(key in values)) { values[key] = {}; categories.push(key); }
+        values[key][i] = fmt(vals[j]);
+      });
+    });
+    var details = document.createElement("details");
+    details.className = "chart-table";
+    details.dataset.for = div.dataset.figure;
+    var summary = document.createElement("summary");
+    summary.textContent = "Show the numbers as a table";
+    details.appendChild(summary);
+    var wrap = document.createElement("div");
+    wrap.className = "table-wrap";
+    var table = document.createElement("table");
+    table.className = "table";
+    var head = table.createTHead().insertRow();
+    var first = document.createElement("th");
+    first.scope = "col";
+    first.textContent = horizontal ? "Name" : (fig.layout.xaxis && fig.layout.xaxis.type === "date" ? "Day (UTC)" : "");
+    if (!first.textContent) first.textContent = "Value";
+    head.appendChild(first);
+    traces.forEach(function (t) {
+      var th = document.createElement("th");
+      th.scope = "col";
+      th.className = "num";
+      th.textContent = t.name || (horizontal ? "Value" : "Amount");
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
+    categories.forEach(function (c) {
+      var row = body.insertRow();
+      var th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = c.slice(0, 10).match(/^\d{4}-\d{2}-\d{2}$/) ? c.slice(0, 10) : c;
+      row.appendChild(th);
+      traces.forEach(function (t, i) {
+        var cell = row.insertCell();
+        cell.className = "num";
+        var text = values[c][i] === undefined ? "" : values[c][i];
+        if (div.dataset.drill && text) {
+          var a = document.createElement("a");
+          a.href = drillUrl(div, { x: c, data: t });
+          a.textContent = text;
+          cell.appendChild(a);
+        } else {
+          cell.textContent = text;
+        }
+      });
+    });
+    wrap.appendChild(table);
+    details.appendChild(wrap);
+    return details;
+  }
+
+  function describe(div, fig) {
+    var card = div.closest(".card");
+    var title = card && card.querySelector("h2");
+    div.setAttribute("role", "img");
+    div.setAttribute("aria-label", (title ? title.textContent.trim() : "Chart") + ": the numbers are in the table below the chart");
+    var next = div.nextElementSibling;
+    if (next && next.matches && next.matches("details.chart-table")) next.remove();
+    var table = tableFor(div, fig);
+    if (table) div.insertAdjacentElement("afterend", table);
+  }
+
   function draw(root) {
     var charts = root.matches && root.matches(".chart[data-figure]") ? [root] : [];
     charts = charts.concat(Array.prototype.slice.call(root.querySelectorAll(".chart[data-figure]")));
@@ -55,6 +139,7 @@
       window.Plotly.react(div, fig.data, layout, {
         responsive: true, displaylogo: false, displayModeBar: false,
       });
+      describe(div, fig);
       if (div.dataset.drill && !div.dataset.drillBound) {
         div.dataset.drillBound = "1";
         div.classList.add("drillable");

@@ -24,5 +24,22 @@
       event.stopImmediatePropagation();
     }
   }, true);
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
+  // A table that scrolls sideways can be scrolled from the keyboard: focusable, named.
+  function scrollables(root) {
+    var scope = root.querySelectorAll ? root : document;
+    scope.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      if (wrap.scrollWidth <= wrap.clientWidth || wrap.hasAttribute("tabindex")) return;
+      var card = wrap.closest("section, .card");
+      var heading = card && card.querySelector("h2");
+      wrap.setAttribute("tabindex", "0");
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", (heading ? heading.textContent.trim() + " — " : "") + "table, scrolls sideways");
+    });
+  }
+  function boot() {
+    start();
+    scrollables(document);
+    if (window.htmx) window.htmx.onLoad(scrollables);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot); else boot();
 })();

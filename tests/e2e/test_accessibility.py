@@ -1,0 +1,88 @@
+"""Accessibility: an axe-core scan of every page (light and dark) finds no serious or
+critical violation; charts have their numbers as a table and can be drilled from the
+keyboard; a skip link leads past the navigation. axe-core comes from the
+axe-playwright-python package (dev extra) and runs in the page under its real CSP."""
+
+from pathlib import Path
+
+import axe_playwright_python
+import pytest
+from django.utils import timezone
+
+from billing.models import AlertEvent
+from tests.billing.test_budget_fixtures import make_budget
+from tests.e2e.test_dashboard import chart_drawn, data  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.e2e
+
+AXE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+PAGES = ["", "breakdown/", "tokens/", "records/", "reconcile/", "budgets/", "imports/", "keys/"]
+SCAN = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
+  .filter(v => v.impact === 'serious' || v.impact === 'critical')
+  .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')))"""
+
+
+def login(page, user):
+    page.goto("/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "pw-alice-123")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violation_on_any_page(browser, live_server, user, data, scheme):  # noqa: F811
+    budget = make_budget(data, amount_usd=1)
+    AlertEvent.objects.create(budget=budget, period_start=timezone.now().date().replace(day=1), threshold=50)
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900},
+                                  color_scheme=scheme)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    login(page, user)
+    found = {}
+    for path in PAGES:
+        page.goto(f"/p/{data.slug}/{path}")
+        page.wait_for_load_state("networkidle")
+        page.evaluate(AXE)
+        violations = page.evaluate(SCAN)
+        if violations:
+            found[path or "overview"] = violations
+    context.close()
+    assert not found, found
+    assert not errors, errors
+
+
+def test_charts_have_a_table_and_drill_down_from_the_keyboard(logged_in_page, data):  # noqa: F811
+    page = logged_in_page
+    page.goto(f"/p/{data.slug}/?stack=feature")
+    chart_drawn(page, "[data-testid=daily-chart]")
+    chart = page.get_by_test_id("daily-chart")
+    assert chart.get_attribute("role") == "img" and "table below" in chart.get_attribute("aria-label")
+    table = page.locator("details.chart-table[data-for=fig-daily]")
+    summary = table.locator("summary")
+    summary.focus()
+    page.keyboard.press("Enter")  # opens the table
+    assert table.get_attribute("open") is not None
+    header = table.locator("thead").text_content()
+    assert "search" in header and "chat" in header
+    # Tab into the table: the first link is a day × feature cell; Enter opens its records
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.closest('details.chart-table') !== null")
+    if not focused:  # the scroll region itself takes focus first
+        page.keyboard.press("Tab")
+    href = page.evaluate("document.activeElement.getAttribute('href')")
+    assert href and "/records/" in href and "day=" in href
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/records/**day=**")
+    assert page.locator("[data-testid=records-table] tbody tr").count() > 0
+
+
+def test_skip_link_jumps_past_the_navigation(logged_in_page, data):  # noqa: F811
+    page = logged_in_page
+    page.goto(f"/p/{data.slug}/keys/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    assert page.locator(".skip-link").is_visible()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
