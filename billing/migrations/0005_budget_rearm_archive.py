@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0003_move_prices_and_project'),
+        ('billing', '0004_plan'),
     ]
 
     operations = [
