@@ -15,6 +15,7 @@ from billing.pricing.classes import RATE_CLASSES
 from billing.pricing.money import decimal_string
 from billing.pricing.rates import PriceBook, Rates
 from billing.tasks import enqueue_deliveries
+from billing.web.forms import BudgetForm, thresholds_text
 from costwatch.tenant.access import key_or_session, project_for
 
 router = Router(tags=["billing"])
