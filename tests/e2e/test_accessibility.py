@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import AlertEvent
-from tests.billing.test_budget_fixtures import make_budget
+from tests.billing.factories import make_budget
 from tests.e2e.test_dashboard import chart_drawn, data  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e

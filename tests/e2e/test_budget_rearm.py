@@ -7,7 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from billing.models import AlertEvent, Budget
-from tests.billing.test_budget_fixtures import add_spend
+from tests.billing.factories import add_spend
 
 
 def chip(page, value: int):
