@@ -24,10 +24,12 @@ def data(project, transactional_db):
     from usage.ingest import record_usage
     from usage.records import Record
 
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    # One minute past each UTC midnight: every one of the last 60 days (today included) has its
+    # records whatever the hour the test runs at (an hour before "now" missed today before 01:00).
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     records = []
     for i in range(60):
-        at = now - timedelta(days=i, hours=1)
+        at = midnight - timedelta(days=i) + timedelta(minutes=1)
         # chat on haiku, $10 a day; search on sonnet, $3 a day; three days ago chat ran 4×
         records.append(Record(external_id=f"c{i}", timestamp=at, model="claude-haiku-4-5", feature="chat",
                               input_tokens=40_000_000 if i == 3 else 10_000_000))
@@ -79,7 +81,7 @@ def test_anomalies_link_to_the_days_records(logged_in_page, data):
     table = page.locator("[data-testid=anomalies]")
     assert "whole project" in table.inner_text()
     shot(page, "anomalies")
-    day = (datetime.now(UTC) - timedelta(days=3, hours=1)).date().isoformat()
+    day = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
     table.locator("tr", has_text="chat").locator("a", has_text="Records").click()
     page.wait_for_url("**/records/**")
     assert f"day={day}" in page.url and "feature=chat" in page.url
