@@ -64,22 +64,46 @@ def read_aliases(path: Path = DATA / "aliases.csv") -> dict[str, str]:
 
 @transaction.atomic
 def load_catalog() -> int:
+    """Upsert the shipped rows in a few statements (it runs after every test-database flush)."""
     rows = read_prices()
     custom = set(ModelPrice.objects.filter(is_custom=True).values_list("model", "effective_from"))
     existing = {(p.model, p.effective_from.isoformat()): p for p in ModelPrice.objects.filter(is_custom=False)}
+    new, changed = [], []
     for row in rows:
         key = (row["model"], row["effective_from"])
         if key in custom:
             continue
-        price = existing.pop(key, None) or ModelPrice(model=row["model"], effective_from=row["effective_from"])
+        price = existing.pop(key, None)
+        if price is None:
+            new.append(ModelPrice(**row))
+            continue
         for name, value in row.items():
             setattr(price, name, value)
-        price.save()
-    custom_aliases = set(ModelAlias.objects.filter(is_custom=True).values_list("alias", flat=True))
-    for alias, model in read_aliases().items():
-        if alias not in custom_aliases:
-            ModelAlias.objects.update_or_create(alias=alias, defaults={"model": model})
+        changed.append(price)
+    ModelPrice.objects.bulk_create(new)
+    fields = [name for name in rows[0] if name not in ("model", "effective_from")] if rows else []
+    if changed:
+        ModelPrice.objects.bulk_update(changed, fields)
+    _load_aliases()
     return len(rows)
+
+
+def _load_aliases() -> None:
+    shipped = read_aliases()
+    custom = set(ModelAlias.objects.filter(is_custom=True).values_list("alias", flat=True))
+    current = {a.alias: a for a in ModelAlias.objects.filter(alias__in=shipped)}
+    new, changed = [], []
+    for alias, model in shipped.items():
+        if alias in custom:
+            continue
+        row = current.get(alias)
+        if row is None:
+            new.append(ModelAlias(alias=alias, model=model))
+        elif row.model != model:
+            row.model = model
+            changed.append(row)
+    ModelAlias.objects.bulk_create(new)
+    ModelAlias.objects.bulk_update(changed, ["model"])
 
 
 def load_after_migrate(sender, **kwargs) -> None:

@@ -15,7 +15,15 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
-pytestmark = pytest.mark.e2e
+E2E_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_collection_modifyitems(items):
+    """Every test in this folder is a browser test (a pytestmark in a conftest applies to
+    nothing, so five modules without their own ran in the PostgreSQL pass too)."""
+    for item in items:
+        if str(item.path).startswith(E2E_DIR + os.sep):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
