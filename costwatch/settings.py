@@ -184,6 +184,12 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "costwatch")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# Rollups coalesce (usage.tasks.rollup_day): a dirty day is recomputed at most once per
+# this many seconds on a worker; the beat catch-up takes marks whose task is this late.
+ROLLUP_COALESCE_SECONDS = env_int("ROLLUP_COALESCE_SECONDS", 5)
+ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 60)
+# PostgreSQL work_mem of a rollup's transaction: a big day's GROUP BY hashed in memory.
+ROLLUP_WORK_MEM = env_str("ROLLUP_WORK_MEM", "128MB")
 CELERY_BEAT_SCHEDULE = {
     "rollup-dirty-days": {"task": "usage.tasks.rollup_dirty", "schedule": 30.0},
     "reprice-unpriced": {"task": "usage.tasks.reprice_unpriced", "schedule": 600.0},

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 from itertools import islice
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -377,11 +378,14 @@ def _cover_cost_rows(state: _MergeState, token_rows: list[UsageRecord], counts: 
 
 
 def mark_dirty(*, project_id: int, days: Iterable[tuple[date, str]]) -> None:
-    """Record stale (day, ledger) rollups in the DB and, after commit, recompute them."""
+    """Record stale (day, ledger) rollups in the DB and, after commit, queue a rollup of the
+    marks no rollup is queued for yet (DirtyDay: a day dirtied again meanwhile only moves
+    `marked_at`, so many ingests of a day cost one recompute per interval)."""
     now = timezone.now()
+    due = now + timedelta(seconds=settings.ROLLUP_COALESCE_SECONDS)
     # Sorted, so concurrent ingests lock the marks in the same order (no deadlock).
     marks = [
-        DirtyDay(project_id=project_id, day=d, ledger=ledger, marked_at=now)
+        DirtyDay(project_id=project_id, day=d, ledger=ledger, marked_at=now, dirty_since=now, due_at=due)
         for d, ledger in sorted(days)
     ]
     if not marks:
@@ -392,6 +396,12 @@ def mark_dirty(*, project_id: int, days: Iterable[tuple[date, str]]) -> None:
         unique_fields=["project", "day", "ledger"],
         update_fields=["marked_at"],
     )
-    for mark in marks:
-        transaction.on_commit(lambda m=mark: hooks.day_marked_dirty.send(
-            sender=DirtyDay, project_id=m.project_id, day=m.day, ledger=m.ledger))
+    # The marks this transaction holds (marked_at = now) with no rollup queued: claim them.
+    unclaimed = DirtyDay.objects.filter(project_id=project_id, marked_at=now, queued_at__isnull=True)
+    claimed = list(unclaimed.values_list("pk", "day", "ledger", "due_at"))
+    if not claimed:
+        return
+    DirtyDay.objects.filter(pk__in=[pk for pk, *_ in claimed]).update(queued_at=now)
+    for _, day, ledger, due_at in claimed:
+        transaction.on_commit(lambda d=day, led=ledger, at=due_at: hooks.day_marked_dirty.send(
+            sender=DirtyDay, project_id=project_id, day=d, ledger=led, due_at=at, claim=now))

@@ -254,12 +254,24 @@ class DimensionUsage(RollupSums):
 
 class DirtyDay(models.Model):
     """A (project, day, ledger) whose rollups are stale. Lives in the DB so nothing is lost
-    while the broker is down; `marked_at` lets a running rollup tell a newer mark apart."""
+    while the broker is down; `marked_at` lets a running rollup tell a newer mark apart.
+
+    Coalescing (usage.tasks): the ingest that creates the mark claims it (`queued_at`) and
+    queues one rollup for `due_at`, a short interval later; later ingests of the day only
+    move `marked_at`. A rollup that finds a newer mark when done queues the next pass one
+    interval later, so a day under load is recomputed once per interval."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     ledger = models.CharField(max_length=8, choices=LEDGER_CHOICES)
     marked_at = models.DateTimeField()
+    # Since when the rollups miss records: the first mark, or the start of the last pass
+    # that left a newer mark. now - the oldest of these is the rollup lag.
+    dirty_since = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True, help_text="When the queued rollup runs")
+    # The claim of the rollup task that owns the mark (NULL: none queued); a task whose
+    # claim is not the mark's returns without recomputing.
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -1,11 +1,12 @@
 import contextlib
 import logging
 import threading
-from datetime import date
+from datetime import date, datetime
 
 from celery import shared_task
 from django.conf import settings
 from django.db import connections, transaction
+from django.utils import timezone
 
 from costwatch import hooks
 from usage import rollups
@@ -18,24 +19,54 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name="usage.tasks.rollup_day", acks_late=True)
-def rollup_day(project_id: int, day: str, ledger: str) -> None:
-    rollups.rollup_day(project_id=project_id, day=date.fromisoformat(day), ledger=ledger)
-    # Budgets are checked after each rollup; billing connects the receiver (costwatch/hooks.py).
-    hooks.day_rolled_up.send(sender=rollup_day, project_id=project_id, day=date.fromisoformat(day),
-                             ledger=ledger)
+def rollup_day(project_id: int, day: str, ledger: str, claim: str | None = None) -> int:
+    """Roll up a dirty day once (usage.rollups.rollup_marked). Returns how many times it was
+    recomputed: 0 when the mark is gone or another task owns it."""
+    args = {"project_id": project_id, "day": date.fromisoformat(day), "ledger": ledger}
+    at = datetime.fromisoformat(claim) if claim else None
+    recomputed = 0
+    while True:
+        done = rollups.rollup_marked(**args, claim=at, interval=_interval())
+        if not done.recomputed:
+            return recomputed
+        recomputed += 1
+        # Budgets are checked after each rollup; billing connects the receiver (costwatch/hooks.py).
+        hooks.day_rolled_up.send(sender=rollup_day, **args)
+        if done.again is None:
+            return recomputed
+        if not rollup_day.app.conf.task_always_eager:
+            _queue(**args, claim=done.again, countdown=_interval())
+            return recomputed
+        at = done.again  # in-process: the next pass now, no queue to wait in
 
 
-def schedule_rollup(sender, *, project_id: int, day: date, ledger: str, **kwargs) -> None:
-    """Receiver of hooks.day_marked_dirty: roll the day up in a worker."""
+def _interval() -> float:
+    return 0 if rollup_day.app.conf.task_always_eager else settings.ROLLUP_COALESCE_SECONDS
+
+
+def _queue(*, project_id: int, day: date, ledger: str, claim: datetime, countdown: float) -> None:
     try:
-        rollup_day.delay(project_id, day.isoformat(), ledger)
-    except Exception:  # broker down: the DirtyDay row stays, beat / `manage.py rollup` catch up
+        rollup_day.apply_async((project_id, day.isoformat(), ledger, claim.isoformat()),
+                               countdown=max(0.0, countdown))
+    except Exception:  # broker down: the mark stays, unclaimed; beat / `manage.py rollup` catch up
         logger.warning("could not enqueue rollup for %s %s", day, ledger, exc_info=True)
+        rollups.release(project_id=project_id, day=day, ledger=ledger, claim=claim)
+
+
+def schedule_rollup(sender, *, project_id: int, day: date, ledger: str, due_at: datetime,
+                    claim: datetime, **kwargs) -> None:
+    """Receiver of hooks.day_marked_dirty (a mark this ingest claimed): one rollup at due_at."""
+    countdown = (due_at - timezone.now()).total_seconds() if due_at else 0
+    _queue(project_id=project_id, day=day, ledger=ledger, claim=claim, countdown=countdown)
 
 
 @shared_task(name="usage.tasks.rollup_dirty")
 def rollup_dirty() -> int:
-    return rollups.rollup_dirty()
+    """Beat: queue the dirty days no task is due to take (lost tasks, a broker that was down)."""
+    late = rollups.claim_late(late_seconds=settings.ROLLUP_LATE_SECONDS)
+    for project_id, day, ledger, claim in late:
+        _queue(project_id=project_id, day=day, ledger=ledger, claim=claim, countdown=0)
+    return len(late)
 
 
 @shared_task(name="usage.tasks.import_file", acks_late=True)

@@ -149,3 +149,74 @@ def test_breakdowns_over_blocks_equal_the_records(project):
         _, one, _ = spend(SpendQuery(project=project, start=start, end=end, ledger="metered",
                                      filters={"user": user}))
         assert one["cost_nano"] == expected.get(user, [0, 0])[0]
+
+
+def test_many_ingests_of_a_day_queue_one_rollup_that_recomputes_once(project, django_capture_on_commit_callbacks):
+    """Coalescing: the first ingest claims the mark and queues a rollup; the next nine only
+    move the mark. That one rollup recomputes the day once, with every record in it."""
+    from usage.tasks import rollup_day as rollup_task
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        for seed in range(10):
+            record_usage(project=project, source="api", records=records(30, seed=seed))
+    assert len(queued) == 1
+    mark = DirtyDay.objects.get()
+    assert mark.queued_at is not None and mark.due_at > mark.queued_at
+    assert mark.dirty_since < mark.marked_at  # the first ingest's time, the mark moved on
+    assert rollup_task(project.pk, DAY.isoformat(), "metered", mark.queued_at.isoformat()) == 1
+    assert not DirtyDay.objects.exists()
+    assert rollup_task(project.pk, DAY.isoformat(), "metered", mark.queued_at.isoformat()) == 0
+    expected = sum(UsageRecord.objects.values_list("cost_nano", flat=True))
+    _, total, _ = spend(SpendQuery(project=project, start=DAY, end=DAY))
+    assert total["requests"] == 300 and total["cost_nano"] == expected
+
+
+def test_a_rollup_whose_claim_was_taken_over_does_nothing(project):
+    from usage.rollups import rollup_marked
+
+    record_usage(project=project, source="api", records=records(5))
+    mark = DirtyDay.objects.get()
+    stale = mark.queued_at - timedelta(seconds=1)
+    assert not rollup_marked(project_id=project.pk, day=DAY, ledger="metered", claim=stale).recomputed
+    assert DirtyDay.objects.exists() and not DailyUsage.objects.exists()
+
+
+def test_a_mark_moved_during_the_rollup_gets_one_more_pass(project, monkeypatch):
+    """Ingest commits while the day is recomputed: the pass keeps the mark, claims it for
+    the next interval and says so; in-process (eager) the task runs that pass at once."""
+    from usage import rollups
+    from usage.tasks import rollup_day as rollup_task
+
+    record_usage(project=project, source="api", records=records(5))
+    real = rollups._recompute
+    passes = []
+
+    def recompute_while_ingest_commits(project_id, day, ledger):
+        real(project_id, day, ledger)
+        passes.append(day)
+        if len(passes) == 1:
+            record_usage(project=project, source="api", records=records(7, seed=8))
+
+    monkeypatch.setattr(rollups, "_recompute", recompute_while_ingest_commits)
+    claim = DirtyDay.objects.get().queued_at
+    assert rollup_task(project.pk, DAY.isoformat(), "metered", claim.isoformat()) == 2
+    assert passes == [DAY, DAY] and not DirtyDay.objects.exists()
+    _, total, _ = spend(SpendQuery(project=project, start=DAY, end=DAY))
+    assert total["requests"] == 12
+
+
+def test_the_beat_takes_marks_no_task_is_due_to_take(project, settings):
+    from django.utils import timezone
+
+    from usage.rollups import claim_late, oldest_mark_age
+
+    record_usage(project=project, source="api", records=records(5))
+    record_usage(project=project, source="api", records=records(5, seed=3, day=DAY + timedelta(days=1)))
+    assert claim_late(late_seconds=60) == []  # both queued, not yet late
+    DirtyDay.objects.filter(day=DAY).update(queued_at=None)  # its task could not be queued
+    (taken,) = claim_late(late_seconds=60)
+    assert taken[:3] == (project.pk, DAY, "metered")
+    lost = DirtyDay.objects.get(day=DAY + timedelta(days=1))
+    DirtyDay.objects.filter(pk=lost.pk).update(due_at=timezone.now() - timedelta(seconds=61))
+    assert [t[1] for t in claim_late(late_seconds=60)] == [DAY + timedelta(days=1)]
+    assert oldest_mark_age(now=lost.dirty_since + timedelta(seconds=90)) >= 90

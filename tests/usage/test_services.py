@@ -95,3 +95,27 @@ def test_concurrent_ingest_and_rollups_do_not_deadlock():
     assert sum(r[3] for r in totals(project)[0]) == 4 * 3 * 300
     assert total > 0 and not DirtyDay.objects.filter(project=project).exists()
     assert_blocks_match_records(project)
+
+
+def test_many_ingests_of_a_day_queue_one_rollup_on_the_worker(celery_worker_factory, settings):
+    """Twenty ingests of the same day put one rollup task on the broker (the later ones
+    find the mark claimed); the worker recomputes the day once and the totals are exact."""
+    import redis
+
+    from tests.conftest import REDIS_URL
+
+    settings.ROLLUP_COALESCE_SECONDS = 1
+    project = Project.objects.create(slug="coalesce", name="coalesce")
+    day = datetime(2026, 11, 3, 9, tzinfo=UTC)
+    for n in range(20):
+        record_usage(project=project, source="api", records=[
+            Record(external_id=f"c{n}-{i}", timestamp=day + timedelta(minutes=i), model="claude-sonnet-4-5",
+                   input_tokens=1000 + n, output_tokens=10 * i) for i in range(50)])
+    queue = app.conf.task_default_queue
+    assert redis.Redis.from_url(REDIS_URL).llen(queue) == 1
+    celery_worker_factory()
+    wait_until(lambda: not DirtyDay.objects.filter(project=project).exists(), timeout=30)
+    assert redis.Redis.from_url(REDIS_URL).llen(queue) == 0
+    rows, total = totals(project)
+    assert sum(r[3] for r in rows) == 1000
+    assert total == sum(project.records.values_list("cost_nano", flat=True))
