@@ -14,6 +14,21 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite the tests use a database file, as the embedded default does, not Django's
+    in-memory test database: that one is a shared-cache database, whose table locks fail at
+    once ("database table is locked") when a second connection touches a table, with no
+    busy timeout and no WAL, so the browser tests' background-thread import (its own
+    connection) could not run beside the live server's page polls."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3" and not db.get("TEST", {}).get("NAME"):
+        # per process (xdist workers each have their own base temp)
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.getbasetemp() / "costwatch-test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def _price_catalog(request):
     """Every test with database access sees the shipped price catalog (a flush after a

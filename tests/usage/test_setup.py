@@ -107,3 +107,16 @@ def test_pages_send_a_strict_csp_and_load_nothing_from_outside(logged_in, projec
     # every script, stylesheet, image and font comes from this server
     resources = re.findall(r'<(?:script|link|img|iframe|source)\b[^>]*?(?:src|href)="([^"]+)"', html)
     assert resources and all(url.startswith(("/", "data:")) for url in resources), resources
+
+
+def test_the_embedded_sqlite_database_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    """`make demo`'s file database: pages read while a background import writes (WAL), and a
+    write waits for the import's lock instead of failing at once with 'database is locked'."""
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    env = {**base, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    code = ("from django.db import connection; c = connection.cursor(); "
+            "print(c.execute('PRAGMA journal_mode').fetchone()[0], c.execute('PRAGMA busy_timeout').fetchone()[0])")
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["wal", "20000"]
