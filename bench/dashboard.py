@@ -103,8 +103,9 @@ def insert_sql(columns: dict[str, str]) -> str:
     """
 
 
-def load(project, n: int) -> None:
-    """n records spread evenly over the last DAYS days, one month-sized chunk at a time."""
+def load(project, n: int, overrides: dict[str, str] | None = None) -> None:
+    """n records spread evenly over the last DAYS days, one month-sized chunk at a time
+    (`overrides`: SQL expressions for some columns, e.g. bench/storage.py's ids)."""
     from django.db import connection
 
     from usage.models import UsageRecord
@@ -139,6 +140,7 @@ def load(project, n: int) -> None:
                               " + r.outp * r.r_out) * 1000)::bigint",
         "metadata": "'{}'::jsonb",
         "created_at": "now()",
+        **(overrides or {}),
     }
     for field in UsageRecord._meta.concrete_fields:
         if field.primary_key or field.column in expressions or field.null:

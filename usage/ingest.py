@@ -6,7 +6,9 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
+from functools import cache
 from itertools import islice
+from operator import attrgetter
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -57,10 +59,28 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
         yield chunk
 
 
+class Row:
+    """A usage record on its way in: UsageRecord's attributes, without a model instance
+    (Model.__init__ was a quarter of an ingest batch). `instance()` makes the model."""
+
+    def __init__(self, **values):
+        self.__dict__.update(_row_defaults())
+        self.__dict__.update(values)
+
+    def instance(self) -> UsageRecord:
+        return UsageRecord(**{name: getattr(self, name) for name in _row_defaults()})
+
+
+@cache
+def _row_defaults() -> dict:
+    return {f.attname: None if f.primary_key or callable(f.default) else f.get_default()
+            for f in UsageRecord._meta.concrete_fields}
+
+
 def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
-              import_job: ImportJob | None = None) -> UsageRecord:
+              import_job: ImportJob | None = None) -> Row:
     ts = record.timestamp
-    row = UsageRecord(
+    row = Row(
         project_id=project.pk,  # ids, not instances: the descriptors cost ~10% of a big import
         source=source,
         external_id=record.external_id,
@@ -166,7 +186,7 @@ def record_usage(
         return counts
     with transaction.atomic():
         for chunk in _chunks(records, CHUNK):
-            rows: dict[str, UsageRecord] = {}
+            rows: dict[str, Row] = {}
             for record in chunk:
                 if record.external_id in rows:
                     counts.duplicates += 1
@@ -174,10 +194,7 @@ def record_usage(
                 rows[record.external_id] = build_row(
                     project=project, source=source, record=record, book=book, import_job=import_job
                 )
-            existing = UsageRecord.objects.filter(
-                project=project, source=source, external_id__in=list(rows)
-            ).values_list("external_id", flat=True)
-            for external_id in existing:
+            for external_id in _stored_ids(project, source, list(rows)):
                 del rows[external_id]
                 counts.duplicates += 1
             new_rows = list(rows.values())
@@ -186,7 +203,8 @@ def record_usage(
                     _insert(new_rows)
             except IntegrityError:
                 # A concurrent request stored some of these ids first: keep theirs.
-                UsageRecord.objects.bulk_create(new_rows, batch_size=1000, ignore_conflicts=True)
+                UsageRecord.objects.bulk_create([r.instance() for r in new_rows], batch_size=1000,
+                                                ignore_conflicts=True)
             for row in new_rows:
                 counts.accepted += 1
                 counts.days.add((row.day, row.ledger))
@@ -245,7 +263,7 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
       with cost 0 and its reported cost, whichever of the two arrives first.
     So each day's spend is counted once, and reported costs stay for reconciliation."""
     project, source = state.project, state.source
-    rows: dict[str, UsageRecord] = {}
+    rows: dict[str, Row] = {}
     for record in chunk:
         if record.external_id in rows:
             counts.duplicates += 1
@@ -277,7 +295,7 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
     }
 
     delete_pks: list[int] = []
-    inserts: list[UsageRecord] = []
+    inserts: list[Row] = []
     confirmed: list[int] = []  # duplicates: this import states them again
     for ext, row in rows.items():
         old = existing.get(ext)
@@ -318,7 +336,7 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
     counts.accepted -= len(delete_pks)
 
 
-def _count_inserts(inserts: list[UsageRecord], state: _MergeState, counts: Counts) -> None:
+def _count_inserts(inserts: list[Row], state: _MergeState, counts: Counts) -> None:
     for row in inserts:
         if row.metadata.get("cost_only"):
             state.has_cost_rows = True
@@ -330,27 +348,40 @@ def _count_inserts(inserts: list[UsageRecord], state: _MergeState, counts: Count
     counts.accepted += len(inserts)
 
 
-def _insert(rows: list[UsageRecord]) -> None:
+def _stored_ids(project: Project, source: str, ids: list[str]) -> list[str]:
+    """Which of these external ids the project already holds for this source."""
+    if connection.vendor != "postgresql":
+        return list(UsageRecord.objects.filter(project=project, source=source, external_id__in=ids)
+                    .values_list("external_id", flat=True))
+    # one array parameter instead of 1,000 (Django prepares each value of an IN list)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT external_id FROM {UsageRecord._meta.db_table} "
+                       "WHERE project_id = %s AND source = %s AND external_id = ANY(%s)", [project.pk, source, ids])
+        return [external_id for (external_id,) in cursor.fetchall()]
+
+
+def _insert(rows: list[Row]) -> None:
     """bulk_create, or on PostgreSQL a COPY: Django's per-value preparation dominated a
     1M-row import (see bench/import_csv.py). Conflicts were removed by the caller."""
     if connection.vendor != "postgresql" or not rows:
-        UsageRecord.objects.bulk_create(rows, batch_size=1000)
+        UsageRecord.objects.bulk_create([r.instance() for r in rows], batch_size=1000)
         return
     now = timezone.now()
     fields = [f for f in UsageRecord._meta.concrete_fields if not f.primary_key]
-    json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
+    values = attrgetter(*(f.attname for f in fields))  # a row's values as a tuple, in C
+    json_at = [i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"COPY {UsageRecord._meta.db_table} ({columns}) FROM STDIN"
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for row in rows:
             row.created_at = now
-            copy.write_row([
-                json.dumps(getattr(row, f.attname)) if f.attname in json_fields else getattr(row, f.attname)
-                for f in fields
-            ])
+            line = list(values(row))
+            for i in json_at:
+                line[i] = json.dumps(line[i])
+            copy.write_row(line)
 
 
-def _token_rows_under(state: _MergeState, ext: str, chunk_rows: dict[str, UsageRecord]) -> bool:
+def _token_rows_under(state: _MergeState, ext: str, chunk_rows: dict[str, Row]) -> bool:
     prefix = ext + "|"
     if any(k.startswith(prefix) and not r.metadata.get("cost_only") for k, r in chunk_rows.items()):
         return True
@@ -361,7 +392,7 @@ def _token_rows_under(state: _MergeState, ext: str, chunk_rows: dict[str, UsageR
     )
 
 
-def _cover_cost_rows(state: _MergeState, token_rows: list[UsageRecord], counts: Counts) -> None:
+def _cover_cost_rows(state: _MergeState, token_rows: list[Row], counts: Counts) -> None:
     prefixes = set()
     for row in token_rows:
         parts = row.external_id.split("|")

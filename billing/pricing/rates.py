@@ -218,6 +218,7 @@ class PriceBook:
             self._by_model.setdefault(rates.model, []).append(rates)
         self._starts = {m: [r.effective_from for r in rs] for m, rs in self._by_model.items()}
         self._aliases = {k.strip().lower(): v for k, v in aliases.items()}
+        self._resolved: dict[str, str | None] = {}  # a batch repeats a few model names
 
     @classmethod
     def load(cls) -> PriceBook:
@@ -227,6 +228,11 @@ class PriceBook:
 
     def resolve(self, name: str) -> str | None:
         """The canonical model id a name prices as, or None if no price exists."""
+        if name not in self._resolved:
+            self._resolved[name] = self._lookup(name)
+        return self._resolved[name]
+
+    def _lookup(self, name: str) -> str | None:
         candidates = [name.strip().lower()]
         candidates.append(canonical_name(name))
         for candidate in list(candidates):

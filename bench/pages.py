@@ -1,0 +1,151 @@
+"""Pages under load: p50/p95 per page with C concurrent users against gunicorn (DEBUG=0).
+
+Uses the data set of bench/dashboard.py (built there, or here if missing: BENCH_DB, default
+cw_bench_dash, project bench-1m / bench-10m), starts gunicorn on 127.0.0.1, logs a user in
+(a database session) and runs C client threads, each requesting the dashboard pages in
+random order for D seconds. As the floor of the same stack in the same run it first loads
+/healthz (no database work) the same way.
+
+    .venv/bin/python bench/pages.py [--records 1000000] [--users 20] [--seconds 30]
+        [--workers 3] [--port 8105]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import dashboard  # noqa: E402  (bench/dashboard.py: settings for BENCH_DB, the data set)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pages(slug: str) -> list[tuple[str, str]]:
+    base = f"/p/{slug}/"
+    return [
+        ("overview (30 days)", base),
+        ("overview (90 days)", base + "?range=90d"),
+        ("breakdown by model", base + "breakdown/"),
+        ("breakdown by feature", base + "breakdown/?by=feature"),
+        ("breakdown by user", base + "breakdown/?by=user"),
+        ("tokens & caching", base + "tokens/"),
+        ("records (page 1)", base + "records/"),
+        ("reconcile", base + "reconcile/"),
+    ]
+
+
+def pct(samples: list[float], q: float) -> float:
+    samples = sorted(samples)
+    return samples[max(0, int(round(q * len(samples))) - 1)] * 1000
+
+
+def hammer(port: int, cookie: str, urls: list[tuple[str, str]], users: int, seconds: float):
+    """users threads, each GETting the urls in random order until `seconds` are up."""
+    results: dict[str, list[float]] = {name: [] for name, _ in urls}
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def user(n: int) -> None:
+        rng = random.Random(n)
+        while time.perf_counter() < stop:
+            name, url = rng.choice(urls)
+            req = urllib.request.Request(f"http://127.0.0.1:{port}{url}", headers={"Cookie": cookie})
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    resp.read()
+                    ok = resp.status == 200
+            except Exception as exc:  # noqa: BLE001 - reported below
+                ok = False
+                errors.append(f"{url}: {exc!r}")
+            with lock:
+                if ok:
+                    results[name].append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8105)))
+    args = parser.parse_args()
+    dashboard.ensure_database()
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.models import Sum
+    from django.test import Client
+
+    from usage.models import DailyModelUsage, DimensionUsage, UsageRecord
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    project, user = dashboard.prepare(args.records, rebuild=False)
+    if not DimensionUsage.objects.filter(project=project).exists():
+        dashboard.fill_dimension_rollup(project)
+    raw = UsageRecord.objects.filter(project=project).aggregate(s=Sum("cost_nano"))["s"]
+    rolled = DailyModelUsage.objects.filter(project=project).aggregate(s=Sum("cost_nano"))["s"]
+    assert raw == rolled, (raw, rolled)
+    client = Client()
+    client.force_login(user)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    connection.close()
+
+    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1"}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "costwatch.wsgi",
+                               "-b", f"127.0.0.1:{args.port}", "-w", str(args.workers),
+                               "--log-level", "warning", "--timeout", "120"], cwd=ROOT, env=env)
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{args.port}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        urls = pages(project.slug)
+        hammer(args.port, cookie, urls, 2, 3)  # warm-up: every worker's caches
+        floor, _, floor_s = hammer(args.port, cookie, [("healthz", "/healthz")], args.users, 5)
+        results, errors, elapsed = hammer(args.port, cookie, urls, args.users, args.seconds)
+    finally:
+        server.terminate()
+        server.wait()
+    every = [s for samples in results.values() for s in samples]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"command: .venv/bin/python bench/pages.py --records {args.records} --users {args.users} "
+          f"--seconds {args.seconds:g} --workers {args.workers}")
+    print(f"{project.slug} ({args.records:,} records), gunicorn {args.workers} workers, DEBUG=0, "
+          f"{args.users} concurrent users for {elapsed:.0f} s; load average {load} on {os.cpu_count()} CPUs")
+    print(f"floor: /healthz p50 {pct(floor['healthz'], 0.5):.0f} ms, p95 {pct(floor['healthz'], 0.95):.0f} ms, "
+          f"{len(floor['healthz']) / floor_s:,.0f} req/s")
+    for name, samples in results.items():
+        print(f"  {name:<22} n={len(samples):4d}  p50 {pct(samples, 0.5):6.0f} ms  p95 {pct(samples, 0.95):6.0f} ms")
+    print(f"all pages: {len(every) / elapsed:.1f} req/s, p50 {pct(every, 0.5):.0f} ms, p95 {pct(every, 0.95):.0f} ms; "
+          f"errors: {len(errors)}; totals exact (records = rollups: {raw:,} nano-USD)")
+    if errors:
+        print("first error:", errors[0])
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
