@@ -110,8 +110,9 @@ def main() -> None:
 
     def timed_rollup(**kwargs):
         t = time.perf_counter()
-        original(**kwargs)
+        result = original(**kwargs)
         rollup_seconds[0] += time.perf_counter() - t
+        return result
 
     rollups.rollup_marked = timed_rollup
 

@@ -7,7 +7,7 @@ random order for D seconds. As the floor of the same stack in the same run it fi
 /healthz (no database work) the same way.
 
     .venv/bin/python bench/pages.py [--records 1000000] [--users 20] [--seconds 30]
-        [--workers 3] [--port 8105]
+        [--workers 3] [--think 0] [--port 8105]
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ def pct(samples: list[float], q: float) -> float:
     return samples[max(0, int(round(q * len(samples))) - 1)] * 1000
 
 
-def hammer(port: int, cookie: str, urls: list[tuple[str, str]], users: int, seconds: float):
-    """users threads, each GETting the urls in random order until `seconds` are up."""
+def hammer(port: int, cookie: str, urls: list[tuple[str, str]], users: int, seconds: float, think: float = 0):
+    """users threads, each GETting the urls in random order until `seconds` are up,
+    pausing `think` seconds (on average) after each page like a person reading it."""
     results: dict[str, list[float]] = {name: [] for name, _ in urls}
     errors: list[str] = []
     lock = threading.Lock()
@@ -69,6 +70,8 @@ def hammer(port: int, cookie: str, urls: list[tuple[str, str]], users: int, seco
             with lock:
                 if ok:
                     results[name].append(time.perf_counter() - t0)
+            if think:
+                time.sleep(rng.expovariate(1 / think))
 
     threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
     t0 = time.perf_counter()
@@ -85,6 +88,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--think", type=float, default=0, help="mean seconds a user reads a page (0: none)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8105)))
     args = parser.parse_args()
     dashboard.ensure_database()
@@ -126,14 +130,14 @@ def main() -> None:
         urls = pages(project.slug)
         hammer(args.port, cookie, urls, 2, 3)  # warm-up: every worker's caches
         floor, _, floor_s = hammer(args.port, cookie, [("healthz", "/healthz")], args.users, 5)
-        results, errors, elapsed = hammer(args.port, cookie, urls, args.users, args.seconds)
+        results, errors, elapsed = hammer(args.port, cookie, urls, args.users, args.seconds, args.think)
     finally:
         server.terminate()
         server.wait()
     every = [s for samples in results.values() for s in samples]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"command: .venv/bin/python bench/pages.py --records {args.records} --users {args.users} "
-          f"--seconds {args.seconds:g} --workers {args.workers}")
+          f"--seconds {args.seconds:g} --workers {args.workers} --think {args.think:g}")
     print(f"{project.slug} ({args.records:,} records), gunicorn {args.workers} workers, DEBUG=0, "
           f"{args.users} concurrent users for {elapsed:.0f} s; load average {load} on {os.cpu_count()} CPUs")
     print(f"floor: /healthz p50 {pct(floor['healthz'], 0.5):.0f} ms, p95 {pct(floor['healthz'], 0.95):.0f} ms, "
