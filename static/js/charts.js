@@ -1,7 +1,7 @@
 // Draws every .chart[data-figure] from its json_script figure; runs on load and after HTMX swaps.
 // A chart with data-drill opens the records behind a clicked bar.
 (function () {
-  var FILTERS = ["range", "start", "end", "ledger", "provider", "model", "feature", "user", "api_key"];
+  var FILTERS = ["range", "start", "end", "ledger", "granularity", "provider", "model", "feature", "user", "api_key"];
 
   function themed(layout) {
     var style = getComputedStyle(document.body);
@@ -14,7 +14,20 @@
   function drillUrl(div, point) {
     var url = new URL(div.dataset.drill, window.location.href);
     var day = String(point.x).slice(0, 10);
-    if (/^\d{4}-\d{2}-\d{2}$/.test(day)) url.searchParams.set("day", day);
+    var per = div.dataset.granularity || "day";
+    if (/^\d{4}-\d{2}-\d{2}$/.test(day)) {
+      if (per === "day") {
+        url.searchParams.set("day", day);
+      } else {  // a week or a month: its records, as a custom range
+        var end = new Date(day + "T00:00:00Z");
+        if (per === "week") end.setUTCDate(end.getUTCDate() + 6);
+        else end = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth() + 1, 0));
+        url.searchParams.set("range", "custom");
+        url.searchParams.set("start", day);
+        url.searchParams.set("end", end.toISOString().slice(0, 10));
+      }
+    }
+    url.searchParams.delete("granularity");
     var param = div.dataset.drillParam;
     var name = point.data && (point.data.meta !== undefined ? point.data.meta : point.data.name);
     if (param && name && name !== "other") {
@@ -73,7 +86,8 @@
     var head = table.createTHead().insertRow();
     var first = document.createElement("th");
     first.scope = "col";
-    first.textContent = horizontal ? "Name" : (fig.layout.xaxis && fig.layout.xaxis.type === "date" ? "Day (UTC)" : "");
+    var xLabel = fig.layout.meta && fig.layout.meta.x_label;
+    first.textContent = horizontal ? "Name" : (xLabel || (fig.layout.xaxis && fig.layout.xaxis.type === "date" ? "Day (UTC)" : ""));
     if (!first.textContent) first.textContent = "Value";
     head.appendChild(first);
     traces.forEach(function (t) {
@@ -88,7 +102,8 @@
       var row = body.insertRow();
       var th = document.createElement("th");
       th.scope = "row";
-      th.textContent = c.slice(0, 10).match(/^\d{4}-\d{2}-\d{2}$/) ? c.slice(0, 10) : c;
+      var hour = /^\d{4}-\d{2}-\d{2}T(\d{2}:\d{2})/.exec(c);
+      th.textContent = hour ? hour[1] : (c.slice(0, 10).match(/^\d{4}-\d{2}-\d{2}$/) ? c.slice(0, 10) : c);
       row.appendChild(th);
       traces.forEach(function (t, i) {
         var cell = row.insertCell();

@@ -42,6 +42,7 @@ class SpendQuery:
     ledger: str = ""
     group_by: list[str] = field(default_factory=list)
     filters: dict[str, str] = field(default_factory=dict)
+    granularity: str = "day"  # with "day" in group_by: per day, week or month (GRANULARITIES)
 
 
 def directory_names(project: Project) -> dict[str, dict[str, str]]:
@@ -174,7 +175,19 @@ def aggregate(qs, group_by: list[str]) -> tuple[list[dict], dict]:
 def spend(q: SpendQuery) -> tuple[list[dict], dict, str]:
     qs, ledger = rollup_queryset(q)
     rows, total = aggregate(qs, q.group_by)
+    if "day" in q.group_by and q.granularity != "day":
+        rows = regrouped(rows, q.group_by, q.granularity)
     return rows, total, ledger
+
+
+def regrouped(rows: list[dict], group_by: list[str], granularity: str) -> list[dict]:
+    """Rows grouped by day (and more) summed per week or month: "day" becomes the first
+    day of the period."""
+    sums: dict[tuple, list[dict]] = {}
+    for row in in_periods(rows, granularity):
+        sums.setdefault(tuple(row[g] for g in group_by), []).append(row)
+    out = [{**dict(zip(group_by, key, strict=True)), **total_of(members)} for key, members in sums.items()]
+    return sorted(out, key=lambda r: tuple("" if r[g] is None else str(r[g]) for g in group_by))
 
 
 def as_api(row: dict) -> dict:
@@ -247,6 +260,55 @@ def by_day(rows: list[dict], start: date, end: date) -> list[dict]:
         row["day"] = day
         out.append(row)
         day += timedelta(days=1)
+    return out
+
+
+# Charts and tables per UTC day, ISO week (Monday to Sunday) or calendar month; a row's "day"
+# is then the first day of its period.
+GRANULARITIES = {"day": "Day", "week": "Week", "month": "Month"}
+
+
+def period_start(day: date, granularity: str) -> date:
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def periods(start: date, end: date, granularity: str) -> list[date]:
+    """The first day of every period that meets [start, end]."""
+    out, current = [], period_start(start, granularity)
+    while current <= end:
+        out.append(current)
+        if granularity == "week":
+            current += timedelta(days=7)
+        elif granularity == "month":
+            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        else:
+            current += timedelta(days=1)
+    return out
+
+
+def in_periods(rows: list[dict], granularity: str) -> list[dict]:
+    """Copies of (day, …) rows with "day" moved to the first day of its period (the caller
+    sums rows that then share a key)."""
+    if granularity == "day":
+        return rows
+    return [{**row, "day": period_start(row["day"], granularity)} for row in rows]
+
+
+def by_period(rows: list[dict], start: date, end: date, granularity: str) -> list[dict]:
+    """One row per period meeting [start, end] (zeros where there was no usage): by_day's
+    rows summed per week or month. A period cut by the range counts only its days inside."""
+    buckets: dict[date, list[dict]] = {}
+    for row in by_day(rows, start, end):
+        buckets.setdefault(period_start(row["day"], granularity), []).append(row)
+    out = []
+    for first in periods(start, end, granularity):
+        row = total_of(buckets.get(first, []))
+        row["day"] = first
+        out.append(row)
     return out
 
 

@@ -16,7 +16,7 @@ from costwatch.tenant.access import ingest_key, key_or_session, project_for
 from usage.ingest import record_usage
 from usage.records import Record, UsageFormatError, guess_provider, normalize_usage
 from usage.reports import reconcile
-from usage.reports.queries import DIMENSIONS, SpendQuery, as_api, directory_names, spend
+from usage.reports.queries import DIMENSIONS, GRANULARITIES, SpendQuery, as_api, directory_names, spend
 from usage.web.filters import MAX_DAYS
 
 router = Router(tags=["usage"])
@@ -199,6 +199,7 @@ class SpendParams(Schema):
     start: date
     end: date
     group_by: str = ""
+    granularity: str = "day"
     ledger: str = ""
     project: str | None = None
     model: str | None = None
@@ -215,7 +216,9 @@ class SpendParams(Schema):
 def get_spend(request, params: Query[SpendParams]):
     """Rows and total for [start, end] (UTC days, end inclusive) from the daily rollups.
     `ledger` is `metered` (app-side) or `billed` (provider console); default: metered when
-    the period has metered data. Costs are decimal strings in USD."""
+    the period has metered data. Costs are decimal strings in USD. `granularity` (`day`,
+    `week`, `month`) sums the rows of a `group_by` with `day` per ISO week (Monday to Sunday)
+    or calendar month of UTC days; their `day` is then the period's first day."""
     project = project_for(request, params.project)
     group_by = [g.strip() for g in params.group_by.split(",") if g.strip()]
     unknown = [g for g in group_by if g not in DIMENSIONS]
@@ -225,6 +228,8 @@ def get_spend(request, params: Query[SpendParams]):
         raise HttpError(400, "ledger: expected metered or billed")
     if params.end < params.start:
         raise HttpError(400, "end: before start")
+    if params.granularity not in GRANULARITIES:
+        raise HttpError(400, f"granularity: expected one of {', '.join(GRANULARITIES)}")
     filters = {
         name: getattr(params, name)
         for name in ("model", "provider", "feature", "user", "api_key", "workspace", "batch")
@@ -232,7 +237,7 @@ def get_spend(request, params: Query[SpendParams]):
     }
     rows, total, ledger = spend(
         SpendQuery(project=project, start=params.start, end=params.end, ledger=params.ledger,
-                   group_by=group_by, filters=filters)
+                   group_by=group_by, filters=filters, granularity=params.granularity)
     )
     names = directory_names(project)
     for row in rows:  # the directory's names next to key and workspace ids
@@ -245,6 +250,7 @@ def get_spend(request, params: Query[SpendParams]):
         "end": params.end.isoformat(),
         "ledger": ledger,
         "group_by": group_by,
+        "granularity": params.granularity,
         "rows": [as_api(r) for r in rows],
         "total": as_api(total),
     }

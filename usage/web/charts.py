@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from billing.pricing.classes import LABELS
 from billing.pricing.money import usd_amount
+from usage.reports.queries import period_start, periods
 
 PALETTE = ["#4c6ef5", "#12b886", "#fab005", "#f76707", "#be4bdb", "#15aabf", "#e64980",
            "#82c91e", "#868e96", "#7950f2"]
@@ -41,6 +42,23 @@ def layout(**overrides) -> dict:
     return out
 
 
+# x-axis labels per granularity (every period is named by its first day, a UTC date)
+PERIOD_AXIS = {
+    "day": {"tickformat": "%b %-d", "hoverformat": "%a %b %-d, %Y (UTC day)"},
+    "week": {"tickformat": "%b %-d", "hoverformat": "Week of %b %-d, %Y (Mon–Sun, UTC)"},
+    "month": {"tickformat": "%b %Y", "hoverformat": "%B %Y (UTC)", "dtick": "M1"},
+}
+
+
+# the first column of the table behind a chart (static/js/charts.js)
+PERIOD_LABEL = {"day": "Day (UTC)", "week": "Week from Monday (UTC)", "month": "Month (UTC)"}
+
+
+def period_layout(granularity: str, **overrides) -> dict:
+    xaxis = {**PERIOD_AXIS[granularity], **overrides.pop("xaxis", {})}
+    return layout(xaxis=xaxis, meta={"x_label": PERIOD_LABEL[granularity]}, **overrides)
+
+
 def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
@@ -62,8 +80,10 @@ def label(value) -> str:
     return str(value) if value not in (None, "") else "(none)"
 
 
-def stacked_daily(rows: list[dict], *, key: str, start: date, end: date, top: int = 8) -> dict:
-    """Daily cost stacked by `key`; the smallest series beyond `top` become "other"."""
+def stacked_daily(rows: list[dict], *, key: str, start: date, end: date, top: int = 8,
+                  granularity: str = "day") -> dict:
+    """Cost per day (or week, month) stacked by `key`; the smallest series beyond `top`
+    become "other"."""
     totals: dict[str, int] = defaultdict(int)
     for row in rows:
         totals[label(row[key])] += row["cost_nano"]
@@ -73,8 +93,8 @@ def stacked_daily(rows: list[dict], *, key: str, start: date, end: date, top: in
     series: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
         name = label(row[key])
-        series[name if name in keep else "other"][row["day"]] += row["cost_nano"]
-    days = days_between(start, end)
+        series[name if name in keep else "other"][period_start(row["day"], granularity)] += row["cost_nano"]
+    days = periods(start, end, granularity)
     x = [d.isoformat() for d in days]
     data = []
     for i, name in enumerate([*ranked[:top], "other"]):
@@ -90,7 +110,7 @@ def stacked_daily(rows: list[dict], *, key: str, start: date, end: date, top: in
             "marker": {"color": OTHER_COLOR if name == "other" else PALETTE[i % len(PALETTE)]},
             "hovertemplate": "%{y:$,.2f}<extra>" + safe + "</extra>",
         })
-    return {"data": data, "layout": layout()}
+    return {"data": data, "layout": period_layout(granularity)}
 
 
 def cumulative_vs_budget(days: list[dict], *, month_start: date, month_end: date, today: date,
@@ -131,7 +151,7 @@ def cumulative_vs_budget(days: list[dict], *, month_start: date, month_end: date
     )}
 
 
-def tokens_by_class(days: list[dict]) -> dict:
+def tokens_by_class(days: list[dict], granularity: str = "day") -> dict:
     x = [d["day"].isoformat() for d in days]
     data = []
     for i, (column, name) in enumerate(CLASS_NAMES.items()):
@@ -143,10 +163,10 @@ def tokens_by_class(days: list[dict]) -> dict:
             "marker": {"color": PALETTE[i]},
             "hovertemplate": "%{y:,.4s}<extra>" + name + "</extra>",
         })
-    return {"data": data, "layout": layout(yaxis={"tickprefix": "", "tickformat": "~s"})}
+    return {"data": data, "layout": period_layout(granularity, yaxis={"tickprefix": "", "tickformat": "~s"})}
 
 
-def hit_rate_daily(days: list[dict]) -> dict:
+def hit_rate_daily(days: list[dict], granularity: str = "day") -> dict:
     x = [d["day"].isoformat() for d in days]
     y = [d["cache_hit_rate"] for d in days]
     return {
@@ -155,12 +175,12 @@ def hit_rate_daily(days: list[dict]) -> dict:
             "line": {"color": PALETTE[1], "width": 2}, "marker": {"size": 5}, "connectgaps": False,
             "hovertemplate": "%{y:.1%}<extra>hit rate</extra>",
         }],
-        "layout": layout(yaxis={"tickprefix": "", "tickformat": ".0%", "range": [0, 1.02],
-                                "rangemode": "normal"}, showlegend=False),
+        "layout": period_layout(granularity, yaxis={"tickprefix": "", "tickformat": ".0%", "range": [0, 1.02],
+                                                    "rangemode": "normal"}, showlegend=False),
     }
 
 
-def savings_daily(days: list[dict]) -> dict:
+def savings_daily(days: list[dict], granularity: str = "day") -> dict:
     x = [d["day"].isoformat() for d in days]
     data = []
     for i, (name, key) in enumerate([("Saved by caching", "cache_savings_nano"),
@@ -173,7 +193,7 @@ def savings_daily(days: list[dict]) -> dict:
             "marker": {"color": PALETTE[1 + i * 4]},
             "hovertemplate": "%{y:$,.2f}<extra>" + name + "</extra>",
         })
-    return {"data": data, "layout": layout(barmode="relative")}
+    return {"data": data, "layout": period_layout(granularity, barmode="relative")}
 
 
 def ranked_bars(rows: list[dict], *, key: str, value: str = "cost_nano", top: int = 15,
@@ -216,3 +236,13 @@ def reconcile_daily(days: list[dict]) -> dict:
                                  ("Billed (console)", "billed_nano", PALETTE[3])]
     ]
     return {"data": data, "layout": layout(barmode="group", bargap=0.2)}
+
+
+def hourly_cost(hours: list[dict]) -> dict:
+    """Cost per UTC hour of one day (usage.reports.hourly)."""
+    x = [h["hour"].strftime("%Y-%m-%dT%H:00:00") for h in hours]
+    return {"data": [{
+        "type": "bar", "name": "Cost", "x": x, "y": [_dollars(h["cost_nano"]) for h in hours],
+        "marker": {"color": PALETTE[0]}, "hovertemplate": "%{y:$,.2f}<extra>cost</extra>",
+    }], "layout": layout(showlegend=False, meta={"x_label": "Hour (UTC)"}, xaxis={"tickformat": "%H:00", "hoverformat": "%H:00–%H:59 UTC",
+                                                  "dtick": 3 * 3600 * 1000})}

@@ -71,8 +71,10 @@ def breakdown_csv(rows: list[dict], *, by: str, filename: str,
     return csv_response(header, body, filename=filename)
 
 
-def daily_csv(days: list[dict], *, filename: str) -> StreamingHttpResponse:
-    header = ["day_utc", "cost_usd", "requests", *TOKEN_COLUMNS, "cache_hit_rate",
+def daily_csv(days: list[dict], *, filename: str, granularity: str = "day") -> StreamingHttpResponse:
+    """One row per UTC day, or per week (its Monday) or month (its first day)."""
+    first = {"day": "day_utc", "week": "week_start_utc", "month": "month_start_utc"}[granularity]
+    header = [first, "cost_usd", "requests", *TOKEN_COLUMNS, "cache_hit_rate",
               "cache_savings_usd", "batch_savings_usd", "unpriced_records"]
     body = (
         [d["day"].isoformat(), _cost(d["cost_nano"]), d["requests"], *[d[c] for c in TOKEN_COLUMNS],

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from costwatch import clock
 from costwatch.tenant.models import Project
 from usage.models import LEDGER_BILLED, LEDGER_METERED
-from usage.reports.queries import SpendQuery, default_ledger
+from usage.reports.queries import GRANULARITIES, SpendQuery, default_ledger
 
 RANGES = {
     "7d": "Last 7 days",
@@ -73,6 +73,7 @@ class Filters:
     ledger: str
     ledger_given: bool = False
     dims: dict[str, str] = field(default_factory=dict)  # e.g. {"feature": "chat"}
+    granularity: str = "day"  # the charts' and tables' periods (queries.GRANULARITIES)
 
     @classmethod
     def from_request(cls, request, project: Project, *, today: date | None = None) -> Filters:
@@ -95,11 +96,19 @@ class Filters:
         given = ledger in LEDGERS
         if not given:
             ledger = default_ledger(project, start, end)
-        return cls(range=name, start=start, end=end, ledger=ledger, ledger_given=given, dims=dims)
+        granularity = get.get("granularity", "")
+        granularity = granularity if granularity in GRANULARITIES else "day"
+        return cls(range=name, start=start, end=end, ledger=ledger, ledger_given=given, dims=dims,
+                   granularity=granularity)
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+    @property
+    def per(self) -> str:
+        """"Daily", "Weekly", "Monthly": the charts' titles."""
+        return {"day": "Daily", "week": "Weekly", "month": "Monthly"}[self.granularity]
 
     @property
     def range_label(self) -> str:
@@ -143,6 +152,8 @@ class Filters:
             out["range"] = self.range
         if self.ledger_given:
             out["ledger"] = self.ledger
+        if self.granularity != "day":
+            out["granularity"] = self.granularity
         out.update({k: v if v != "" else NONE for k, v in self.dims.items()})
         return out
 

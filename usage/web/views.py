@@ -21,11 +21,14 @@ from usage.insights.anomalies import anomalies
 from usage.insights.explain import month_why
 from usage.models import DailyModelUsage, DimensionUsage, DirectoryEntry, UsageRecord
 from usage.reports import reconcile as rec
+from usage.reports.hourly import hourly
 from usage.reports.overview import overview as overview_figures
 from usage.reports.overview import token_rows
 from usage.reports.queries import (
     COARSE,
+    GRANULARITIES,
     by_day,
+    by_period,
     class_costs,
     daily_cost,
     derived,
@@ -90,6 +93,7 @@ def _base_context(request, project: Project, f: Filters, page_params: dict,
         "form_params": {k: v for k, v in page_params.items() if k not in partial_params},
         "ranges": RANGES,
         "ledgers": LEDGERS,
+        "granularities": GRANULARITIES,
         "text_filters": [("feature", "Feature"), ("user", "User"), ("api_key", "Key")],
         "dimensions": DIMENSIONS,
         "chips": f.chips(**page_params),
@@ -182,7 +186,7 @@ def overview(request, slug: str):
         "drill_base": reverse("records", args=[project.slug]) + f.query(),
         "fig_daily": charts.stacked_daily(
             figures["range_rows"] if stack in COARSE else _stack_rows(project, f, stack, figures["days"]),
-            key=stack, start=f.start, end=f.end
+            key=stack, start=f.start, end=f.end, granularity=f.granularity,
         ),
         "fig_month": charts.cumulative_vs_budget(
             [{"day": d, "cost_nano": v} for d, v in sorted(figures["daily_nano"].items())],
@@ -190,7 +194,7 @@ def overview(request, slug: str):
             budget_nano=budget_nano, projected_nano=month["projected_nano"],
         ),
     }
-    if not f.dims:
+    if not f.dims and f.granularity == "day":
         marks, _ = anomalies(project, start=f.start, end=f.end, ledger=f.ledger, scopes=("project",))
         mark_anomalies(context["fig_daily"], marks)
     return _render(request, "usage/overview.html", context, partials=("daily_card",))
@@ -275,7 +279,8 @@ def breakdown(request, slug: str):
         "row_count": row_count,
         "more_query": f.query(**page_params, all="1") if row_count > len(rows) else None,
         "total": total,
-        "fig_daily": charts.stacked_daily(chart_rows, key=by, start=f.start, end=f.end),
+        "fig_daily": charts.stacked_daily(chart_rows, key=by, start=f.start, end=f.end,
+                                          granularity=f.granularity),
         "fig_ranked": charts.ranked_bars(named(by_spend, by, directory_names(project)), key=by),
     }
     return _render(request, "usage/breakdown.html", context, partials=("table_card",))
@@ -285,7 +290,7 @@ def tokens(request, slug: str):
     project = project_for_user(request, slug)
     f = Filters.from_request(request, project)
     rows = grouped(f.spend_query(project, group_by=["day", "model"]))
-    days = [derived(d) for d in by_day(rows, f.start, f.end)]
+    days = [derived(d) for d in by_period(rows, f.start, f.end, f.granularity)]
     total = derived(total_of(rows))
     classes = class_costs(rows)
     features = with_shares(ranked(f.spend_query(project, group_by=["feature"])))
@@ -301,9 +306,9 @@ def tokens(request, slug: str):
         "token_rows": token_rows(total, classes),
         "features": features[:TABLE_ROWS],
         "gross_cache_savings": total["cache_savings_nano"] + classes["write_premium"],
-        "fig_tokens": charts.tokens_by_class(days),
-        "fig_hit": charts.hit_rate_daily(days),
-        "fig_savings": charts.savings_daily(days),
+        "fig_tokens": charts.tokens_by_class(days, f.granularity),
+        "fig_hit": charts.hit_rate_daily(days, f.granularity),
+        "fig_savings": charts.savings_daily(days, f.granularity),
         "fig_feature_hit": charts.ranked_bars(with_hits, key="feature", value="cache_hit_rate",
                                               percent=True),
     }
@@ -409,6 +414,9 @@ def records(request, slug: str):
         "count_capped": record_count > RECORDS_COUNT_CAP,
         "filter_total": total_of(grouped(f.spend_query(project, **span))),
     }
+    if one_day:
+        context["hours"] = hourly(qs, one_day)
+        context["fig_hourly"] = charts.hourly_cost(context["hours"])
     return _render(request, "usage/records.html", context)
 
 
@@ -431,8 +439,11 @@ def export(request, slug: str, table: str):
         return exports.breakdown_csv(rows, by=by, filename=f"{project.slug}-{by}-{f.start}-{f.end}.csv",
                                      names=directory_names(project).get(by))
     if table == "daily":
-        days = [derived(d) for d in by_day(grouped(f.spend_query(project, group_by=["day"])), f.start, f.end)]
-        return exports.daily_csv(days, filename=f"{project.slug}-daily-{f.start}-{f.end}.csv")
+        days = [derived(d) for d in by_period(grouped(f.spend_query(project, group_by=["day"])), f.start, f.end,
+                                              f.granularity)]
+        per = {"day": "daily", "week": "weekly", "month": "monthly"}[f.granularity]
+        return exports.daily_csv(days, filename=f"{project.slug}-{per}-{f.start}-{f.end}.csv",
+                                 granularity=f.granularity)
     if table == "features":
         rows = with_shares(ranked(f.spend_query(project, group_by=["feature"])))
         return exports.breakdown_csv(rows, by="feature", filename=f"{project.slug}-feature-{f.start}-{f.end}.csv")
