@@ -26,6 +26,7 @@ install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) manage.py seed_demo
 	@echo ""
 	@echo "  costwatch demo: http://$(HOST):$(PORT)/   log in as  demo / demo-password"

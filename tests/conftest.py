@@ -29,6 +29,16 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.getbasetemp() / "costwatch-test.sqlite3")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_collected_static(tmp_path_factory):
+    """Tests link static files by their plain names, served from the app folders, whether or
+    not a `make demo` left a collected copy (hashed names) in ./staticfiles."""
+    from django.test.utils import override_settings
+
+    with override_settings(STATIC_ROOT=str(tmp_path_factory.mktemp("static"))):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _price_catalog(request):
     """Every test with database access sees the shipped price catalog (a flush after a
