@@ -99,3 +99,15 @@ def requests_in(value, ledger) -> str:
     if ledger == "billed" and not value:
         return "n/a"
     return intcomma_int(value)
+
+
+@register.filter
+def duration(value) -> str:
+    """A timedelta as "2 h 05 min", "7 min", "under a minute"."""
+    if value is None:
+        return "—"
+    minutes = int(value.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
