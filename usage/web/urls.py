@@ -1,6 +1,6 @@
 from django.urls import path
 
-from usage.web import insights, views, views_connections, views_imports, views_sessions
+from usage.web import insights, views, views_connections, views_imports, views_report, views_sessions
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("p/<slug:slug>/tokens/", views.tokens, name="tokens"),
     path("p/<slug:slug>/records/", views.records, name="records"),
     path("p/<slug:slug>/reconcile/", views.reconcile_page, name="reconcile"),
+    path("p/<slug:slug>/report/", views_report.report, name="report"),
     path("p/<slug:slug>/sessions/", views_sessions.sessions_page, name="sessions"),
     path("p/<slug:slug>/export/<slug:table>.csv", views.export, name="export"),
     path("p/<slug:slug>/insights/", insights.explain_page, name="insights"),
