@@ -3,6 +3,7 @@ critical violation; charts have their numbers as a table and can be drilled from
 keyboard; a skip link leads past the navigation. axe-core comes from the
 axe-playwright-python package (dev extra) and runs in the page under its real CSP."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import axe_playwright_python
@@ -16,7 +17,11 @@ from tests.e2e.test_dashboard import chart_drawn, data  # noqa: F401  (fixture)
 pytestmark = pytest.mark.e2e
 
 AXE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
-PAGES = ["", "breakdown/", "tokens/", "records/", "reconcile/", "budgets/", "imports/", "keys/"]
+PAGES = ["", "?granularity=week", "breakdown/", "tokens/", "records/", "records/?day={today}", "reconcile/",
+         "insights/", "insights/whatif/", "insights/anomalies/", "insights/subscriptions/",
+         "insights/recommendations/", "sessions/", "report/", "budgets/", "prices/", "imports/", "keys/",
+         "connections/"]
+SHOTS = Path("/tmp/ui-shots")
 SCAN = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
   .filter(v => v.impact === 'serious' || v.impact === 'critical')
   .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')))"""
@@ -32,6 +37,15 @@ def login(page, user):
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_axe_finds_no_serious_violation_on_any_page(browser, live_server, user, data, scheme):  # noqa: F811
+    from usage.ingest import record_usage
+    from usage.records import Record
+
+    now = timezone.now()
+    record_usage(project=data, source="claude_code", records=[
+        Record(external_id=f"cc{i}", timestamp=now - timedelta(minutes=40 * i), model="claude-sonnet-4-5",
+               feature="costwatch", input_tokens=20_000, output_tokens=2_000, cache_read_tokens=50_000,
+               metadata={"session_id": f"5e551{i // 3}-0000"}) for i in range(6)
+    ])
     budget = make_budget(data, amount_usd=1)
     AlertEvent.objects.create(budget=budget, period_start=timezone.now().date().replace(day=1), threshold=50)
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900},
@@ -41,13 +55,19 @@ def test_axe_finds_no_serious_violation_on_any_page(browser, live_server, user, 
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     login(page, user)
     found = {}
-    for path in PAGES:
-        page.goto(f"/p/{data.slug}/{path}")
-        page.wait_for_load_state("networkidle")
-        page.evaluate(AXE)
-        violations = page.evaluate(SCAN)
-        if violations:
-            found[path or "overview"] = violations
+    SHOTS.mkdir(exist_ok=True)
+    for width in (1400, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in PAGES:
+            page.goto(f"/p/{data.slug}/{path.format(today=now.date())}")
+            page.wait_for_load_state("networkidle")
+            page.evaluate(AXE)
+            violations = page.evaluate(SCAN)
+            name = path.split("?")[0].strip("/").replace("/", "-") or "overview"
+            name += "-" + path.split("=")[0].split("?")[1] if "?" in path else ""
+            if violations:
+                found[f"{name} at {width} px"] = violations
+            page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}.png"), full_page=True)
     context.close()
     assert not found, found
     assert not errors, errors
