@@ -103,9 +103,10 @@ def insert_sql(columns: dict[str, str]) -> str:
     """
 
 
-def load(project, n: int, overrides: dict[str, str] | None = None) -> None:
+def load(project, n: int, overrides: dict[str, str] | None = None, *, keep_indexes: bool = False) -> None:
     """n records spread evenly over the last DAYS days, one month-sized chunk at a time
-    (`overrides`: SQL expressions for some columns, e.g. bench/storage.py's ids)."""
+    (`overrides`: SQL expressions for some columns, e.g. bench/storage.py's ids;
+    `keep_indexes`: insert with the indexes in place, as ingest grows them)."""
     from django.db import connection
 
     from usage.models import UsageRecord
@@ -166,6 +167,8 @@ def load(project, n: int, overrides: dict[str, str] | None = None) -> None:
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
             "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)", [table, table])
         indexes = cursor.fetchall()
+        if keep_indexes:
+            constraints, indexes = [], []
         for name, _ in constraints:
             cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         for name, _ in indexes:

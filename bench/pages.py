@@ -7,7 +7,7 @@ random order for D seconds. As the floor of the same stack in the same run it fi
 /healthz (no database work) the same way.
 
     .venv/bin/python bench/pages.py [--records 1000000] [--users 20] [--seconds 30]
-        [--workers 3] [--think 0] [--port 8105]
+        [--workers 3] [--think 0] [--replica] [--port 8105]
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def hammer(port: int, cookie: str, urls: list[tuple[str, str]], users: int, seco
                 if ok:
                     results[name].append(time.perf_counter() - t0)
             if think:
-                time.sleep(rng.expovariate(1 / think))
+                time.sleep(min(rng.expovariate(1 / think), max(0.0, stop - time.perf_counter())))
 
     threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
     t0 = time.perf_counter()
@@ -89,6 +89,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--think", type=float, default=0, help="mean seconds a user reads a page (0: none)")
+    parser.add_argument("--replica", action="store_true",
+                        help="pages read through the replica alias (costwatch.routers): a read-only "
+                             "connection to the same database stands in for a streaming replica")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8105)))
     args = parser.parse_args()
     dashboard.ensure_database()
@@ -117,6 +120,9 @@ def main() -> None:
     connection.close()
 
     env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1"}
+    if args.replica:
+        env["DATABASE_REPLICA_URL"] = (f"{dashboard.PG}/{dashboard.DB}?application_name=costwatch-replica"
+                                       "&options=-c%20default_transaction_read_only%3Don")
     server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "costwatch.wsgi",
                                "-b", f"127.0.0.1:{args.port}", "-w", str(args.workers),
                                "--log-level", "warning", "--timeout", "120"], cwd=ROOT, env=env)
@@ -131,13 +137,20 @@ def main() -> None:
         hammer(args.port, cookie, urls, 2, 3)  # warm-up: every worker's caches
         floor, _, floor_s = hammer(args.port, cookie, [("healthz", "/healthz")], args.users, 5)
         results, errors, elapsed = hammer(args.port, cookie, urls, args.users, args.seconds, args.think)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'costwatch-replica'")
+            replica_connections = cursor.fetchone()[0]
     finally:
         server.terminate()
         server.wait()
     every = [s for samples in results.values() for s in samples]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"command: .venv/bin/python bench/pages.py --records {args.records} --users {args.users} "
-          f"--seconds {args.seconds:g} --workers {args.workers} --think {args.think:g}")
+          f"--seconds {args.seconds:g} --workers {args.workers} --think {args.think:g}"
+          f"{' --replica' if args.replica else ''}")
+    if args.replica:
+        print(f"read-only replica connections open after the load: {replica_connections} "
+              "(a write through one would have failed the page)")
     print(f"{project.slug} ({args.records:,} records), gunicorn {args.workers} workers, DEBUG=0, "
           f"{args.users} concurrent users for {elapsed:.0f} s; load average {load} on {os.cpu_count()} CPUs")
     print(f"floor: /healthz p50 {pct(floor['healthz'], 0.5):.0f} ms, p95 {pct(floor['healthz'], 0.95):.0f} ms, "

@@ -7,7 +7,7 @@ pg_total_relation_size / rows, split into heap, TOAST and every index, plus the 
 alone (avg pg_column_size of a row: the floor for this row layout) and what a year at
 1M requests a day would take.
 
-    .venv/bin/python bench/storage.py [--records 1000000] [--keep]
+    .venv/bin/python bench/storage.py [--records 1000000] [--grown] [--keep]
 
 BENCH_DB names the database (default cw_bench_storage); dropped at the end unless --keep.
 """
@@ -33,6 +33,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--grown", action="store_true",
+                        help="insert with the indexes in place (as ingest grows them) instead of building them after")
     args = parser.parse_args()
     dashboard.ensure_database()
     import django
@@ -49,7 +51,7 @@ def main() -> None:
     project, _ = Project.objects.get_or_create(slug="storage", defaults={"name": "storage"})
     if UsageRecord.objects.count() != args.records:
         UsageRecord.objects.all().delete()
-        dashboard.load(project, args.records, OVERRIDES)
+        dashboard.load(project, args.records, OVERRIDES, keep_indexes=args.grown)
     table = UsageRecord._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {table}")
@@ -64,7 +66,7 @@ def main() -> None:
     cost = UsageRecord.objects.aggregate(s=Sum("cost_nano"))["s"]
     assert cost is not None and cost > 0
     toast = total - heap - indexes
-    print(f"command: .venv/bin/python bench/storage.py --records {args.records}")
+    print(f"command: .venv/bin/python bench/storage.py --records {args.records}{' --grown' if args.grown else ''}")
     print(f"PostgreSQL {connection.pg_version // 10000}: {rows:,} usage records")
     print(f"total {total / rows:,.0f} B/record = heap {heap / rows:,.0f} + TOAST/FSM/VM {toast / rows:,.0f} "
           f"+ indexes {indexes / rows:,.0f}")
