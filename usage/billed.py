@@ -30,7 +30,7 @@ from django.db.models import Sum
 
 from costwatch.tenant.models import Project
 from usage.importers.base import model_key
-from usage.ingest import Counts, mark_dirty, record_usage
+from usage.ingest import Counts, mark_dirty, record_usage, set_billed
 from usage.models import LEDGER_BILLED, DirectoryEntry, ImportJob, UsageRecord
 from usage.records import Record
 
@@ -48,9 +48,11 @@ LABELS = {
 }
 ID_PREFIXES = ("wrkspc_", "proj_")
 # Fees (cost rows' cost_type) that token rows price themselves: such a fee row of a scope
-# with token rows is covered like a model's token cost. Empty while cost() does not price
-# web searches from the token rows' web_search_count (issue 10 may change that).
-FEES_PRICED_FROM_TOKENS: set[str] = set()
+# with token rows is covered like a model's token cost. Web searches: cost() prices the
+# token rows' web_search_requests (Console CSV web_search_count, Admin API
+# server_tool_use.web_search_requests) at $10 / 1,000, so the cost views' web_search rows
+# are not counted a second time.
+FEES_PRICED_FROM_TOKENS: set[str] = {"web_search"}
 
 
 def label(format: str) -> str:
@@ -240,13 +242,13 @@ def cover(*, project: Project, provider_days: Iterable[tuple[str, date]], counts
             before = row.cost_nano or 0
             row.metadata = {**row.metadata, "covered": True} if covered else {
                 k: v for k, v in row.metadata.items() if k != "covered"}
-            row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = billed
+            set_billed(row, billed)
             changed.append(row)
             if counts is not None:
                 counts.replaced_cost_nano += before - (billed or 0)
                 counts.days.add((row.day, LEDGER_BILLED))
         UsageRecord.objects.bulk_update(changed, ["metadata", "cost_nano", "cost_no_cache_nano",
-                                                  "cost_no_batch_nano"], batch_size=500)
+                                                  "cost_no_batch_nano", "fees_nano"], batch_size=500)
 
 
 def _billed(provider: str, row: UsageRecord, tokens: dict[tuple[str, str], int]) -> int | None:

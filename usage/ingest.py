@@ -14,8 +14,14 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from billing.pricing.classes import TOKEN_COLUMNS
-from billing.pricing.rates import PriceBook, Tokens, Unpriced, cost
+from billing.pricing.classes import (
+    FEE_CLASSES,
+    FEE_COLUMNS,
+    PRICED_COLUMNS,
+    TOKEN_COLUMNS,
+    rate_class,
+)
+from billing.pricing.rates import PriceBook, Tokens, Tools, Unpriced, cost, is_regional
 from costwatch import hooks
 from costwatch.tenant.models import Project
 from usage.models import DirtyDay, ImportJob, UsageRecord
@@ -98,13 +104,9 @@ def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
         # a "-fast" model id (claude-opus-4-6-fast) is that model in fast mode
         speed=record.speed or ("fast" if record.model.lower().endswith("-fast") else ""),
         long_context=bool(record.long_context),
+        region=record.region,
         requests=record.requests,
-        input_tokens=record.input_tokens,
-        output_tokens=record.output_tokens,
-        cache_read_tokens=record.cache_read_tokens,
-        cache_write_5m_tokens=record.cache_write_5m_tokens,
-        cache_write_1h_tokens=record.cache_write_1h_tokens,
-        reasoning_tokens=record.reasoning_tokens,
+        **{c: getattr(record, c) for c in [*TOKEN_COLUMNS, *FEE_COLUMNS]},
         reported_cost_nano=record.reported_cost_nano,
         metadata=({**record.metadata, "cost_only": True, **({"covers": record.covers} if record.covers else {})}
                   if record.cost_only else record.metadata),
@@ -120,23 +122,18 @@ def apply_price(row: UsageRecord, book: PriceBook, *, explicit_long_context: boo
     A row carrying only a billed amount (cost exports) is priced at what the bill says."""
     if row.metadata.get("cost_only"):
         # covered: token rows of the same usage count it (usage.billed); it stays at 0
-        billed = 0 if row.metadata.get("covered") else row.reported_cost_nano
-        row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = billed
+        set_billed(row, 0 if row.metadata.get("covered") else row.reported_cost_nano)
         return row.cost_nano is not None
     rates = book.rates_at(row.model, row.timestamp)
+    row.fees_nano = 0
     if rates is None:
         row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = None
         return False
     row.priced_model = rates.model
     if not row.provider:
         row.provider = rates.provider
-    tokens = Tokens(
-        input=row.input_tokens,
-        output=row.output_tokens,
-        cache_read=row.cache_read_tokens,
-        cache_write_5m=row.cache_write_5m_tokens,
-        cache_write_1h=row.cache_write_1h_tokens,
-    )
+    tokens = Tokens(**{rate_class(c): getattr(row, c) for c in PRICED_COLUMNS})
+    tools = Tools(**{c: getattr(row, f"{c}_requests") for c in FEE_CLASSES})
     try:
         priced = cost(
             tokens,
@@ -149,6 +146,8 @@ def apply_price(row: UsageRecord, book: PriceBook, *, explicit_long_context: boo
             ),
             # time-of-day prices apply per request; an aggregate row spans hours
             when=row.timestamp if row.requests == 1 else None,
+            tools=tools,
+            regional=is_regional(row.model, row.region),
         )
     except Unpriced:
         row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = None
@@ -157,7 +156,15 @@ def apply_price(row: UsageRecord, book: PriceBook, *, explicit_long_context: boo
     row.cost_nano = priced.cost_nano
     row.cost_no_cache_nano = priced.no_cache_nano
     row.cost_no_batch_nano = priced.no_batch_nano
+    row.fees_nano = priced.fees_nano
     return True
+
+
+def set_billed(row: UsageRecord, billed: int | None) -> None:
+    """A cost-only row's counted amount. A fee that tokens don't price (covers "none": web
+    search, file search, code execution, …) is the Tools class."""
+    row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = billed
+    row.fees_nano = (billed or 0) if row.metadata.get("covers") == "none" else 0
 
 
 def record_usage(
@@ -220,7 +227,7 @@ def record_usage(
 
 _FINGERPRINT = [
     "ledger", "timestamp", "model", "provider", "feature", "end_user", "api_key", "workspace", "batch",
-    "service_tier", "speed", "long_context", "requests", *TOKEN_COLUMNS,
+    "service_tier", "speed", "long_context", "region", "requests", *TOKEN_COLUMNS, *FEE_COLUMNS,
     "cost_nano", "reported_cost_nano",
 ]
 
@@ -245,8 +252,8 @@ class _MergeState:
 def _cover(row: UsageRecord) -> None:
     """A cost-only row whose spend is already counted by token rows: kept for
     reconciliation (reported_cost_nano), counted as zero."""
-    row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = 0
     row.metadata = {**row.metadata, "covered": True}
+    set_billed(row, 0)
 
 
 def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, book: PriceBook,
@@ -428,7 +435,8 @@ def _cover_cost_rows(state: _MergeState, token_rows: list[Row], counts: Counts) 
             counts.replaced_cost_nano += cost_row.cost_nano or 0
             counts.days.add((cost_row.day, cost_row.ledger))
             _cover(cost_row)
-            cost_row.save(update_fields=["cost_nano", "cost_no_cache_nano", "cost_no_batch_nano", "metadata"])
+            cost_row.save(update_fields=["cost_nano", "cost_no_cache_nano", "cost_no_batch_nano", "fees_nano",
+                                         "metadata"])
 
 
 def mark_dirty(*, project_id: int, days: Iterable[tuple[date, str]]) -> None:

@@ -73,6 +73,10 @@ class UsageRecord(models.Model):
     service_tier = models.CharField(max_length=40, blank=True)
     speed = models.CharField(max_length=16, blank=True)
     long_context = models.BooleanField(default=False)
+    # Where the request was processed, when that changes its price: Anthropic's
+    # inference_geo ("us"), OpenAI regional processing ("eu", "us", …). "" / "global" =
+    # global routing. Bedrock names regional endpoints in the model id (us.anthropic.…).
+    region = models.CharField(max_length=40, blank=True, default="")
     requests = models.BigIntegerField(default=1)
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
@@ -80,11 +84,20 @@ class UsageRecord(models.Model):
     cache_write_5m_tokens = models.BigIntegerField(default=0)
     cache_write_1h_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
+    cache_write_30m_tokens = models.BigIntegerField(default=0)  # OpenAI's cache writes
+    cache_write_12h_tokens = models.BigIntegerField(default=0)
+    audio_input_tokens = models.BigIntegerField(default=0)  # uncached audio prompt tokens
+    # per-request tool fees (billing.pricing.classes.FEE_CLASSES)
+    web_search_requests = models.BigIntegerField(default=0)
+    web_fetch_requests = models.BigIntegerField(default=0)
+    file_search_requests = models.BigIntegerField(default=0)
+    grounding_requests = models.BigIntegerField(default=0)
     # Money in integer nano-USD. cost_nano is NULL while no price is known ("unpriced").
     cost_nano = models.BigIntegerField(null=True, blank=True)
     cost_no_cache_nano = models.BigIntegerField(null=True, blank=True)
     cost_no_batch_nano = models.BigIntegerField(null=True, blank=True)
     reported_cost_nano = models.BigIntegerField(null=True, blank=True)
+    fees_nano = models.BigIntegerField(default=0, help_text="The tool fees part of cost_nano")
     metadata = models.JSONField(default=dict, blank=True)
     import_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -109,6 +122,17 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_id}"
+
+    @property
+    def cache_write_tokens(self) -> int:
+        """Cache writes of every TTL (Anthropic's 5m / 1h, OpenAI's 30m / 12h)."""
+        return (self.cache_write_5m_tokens + self.cache_write_1h_tokens + self.cache_write_30m_tokens
+                + self.cache_write_12h_tokens)
+
+    @property
+    def tool_requests(self) -> int:
+        """Tool calls billed per request (web search, web fetch, file search, grounding)."""
+        return self.web_search_requests + self.web_fetch_requests + self.file_search_requests + self.grounding_requests
 
 
 class DirectoryEntry(models.Model):
@@ -172,10 +196,19 @@ class RollupSums(models.Model):
     cache_write_5m_tokens = models.BigIntegerField(default=0)
     cache_write_1h_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
+    cache_write_30m_tokens = models.BigIntegerField(default=0)  # OpenAI's cache writes
+    cache_write_12h_tokens = models.BigIntegerField(default=0)
+    audio_input_tokens = models.BigIntegerField(default=0)  # uncached audio prompt tokens
+    # per-request tool fees (billing.pricing.classes.FEE_CLASSES)
+    web_search_requests = models.BigIntegerField(default=0)
+    web_fetch_requests = models.BigIntegerField(default=0)
+    file_search_requests = models.BigIntegerField(default=0)
+    grounding_requests = models.BigIntegerField(default=0)
     cost_nano = models.BigIntegerField(default=0)
     cost_no_cache_nano = models.BigIntegerField(default=0)
     cost_no_batch_nano = models.BigIntegerField(default=0)
     reported_cost_nano = models.BigIntegerField(default=0)
+    fees_nano = models.BigIntegerField(default=0)
     unpriced_requests = models.BigIntegerField(default=0)
     unpriced_records = models.BigIntegerField(default=0)
 

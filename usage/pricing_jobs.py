@@ -8,7 +8,8 @@ from billing.pricing.rates import PriceBook
 from usage.ingest import apply_price, mark_dirty
 from usage.models import UsageRecord
 
-PRICE_FIELDS = ["priced_model", "provider", "long_context", "cost_nano", "cost_no_cache_nano", "cost_no_batch_nano"]
+PRICE_FIELDS = ["priced_model", "provider", "long_context", "cost_nano", "cost_no_cache_nano", "cost_no_batch_nano",
+                "fees_nano"]
 
 
 def reprice(*, project_id: int | None = None, only_unpriced: bool = True) -> int:

@@ -22,6 +22,7 @@ class Record:
     batch: bool = False
     service_tier: str = ""
     speed: str = ""
+    region: str = ""  # see UsageRecord.region
     # None: decide from the prompt size (one request); True/False: the provider said so.
     long_context: bool | None = None
     requests: int = 1
@@ -31,6 +32,13 @@ class Record:
     cache_write_5m_tokens: int = 0
     cache_write_1h_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_30m_tokens: int = 0
+    cache_write_12h_tokens: int = 0
+    audio_input_tokens: int = 0
+    web_search_requests: int = 0
+    web_fetch_requests: int = 0
+    file_search_requests: int = 0
+    grounding_requests: int = 0
     reported_cost_nano: int | None = None
     # Set for rows that carry only a billed amount (cost exports): priced as reported.
     cost_only: bool = False
@@ -56,9 +64,8 @@ def _int(value, name: str) -> int:
 
 
 def _openai_cache_writes(details: dict, path: str) -> tuple[int, int]:
-    """OpenAI (GPT-5.6+) cache writes inside the prompt count: (30-minute, 12-hour). They are
-    stored in the short / long cache-write classes (cache_write_5m / cache_write_1h), whose
-    rates the model's price row gives. Writes without a TTL breakdown are 30-minute."""
+    """OpenAI (GPT-5.6+) cache writes inside the prompt count: (30-minute, 12-hour), stored
+    as their own classes. Writes without a TTL breakdown are 30-minute."""
     total = _int(details.get("cache_write_tokens"), f"{path}.cache_write_tokens")
     ttl = details.get("cache_write_tokens_details") or {}
     w30 = _int(ttl.get("ttl_30m_tokens"), f"{path}.cache_write_tokens_details.ttl_30m_tokens")
@@ -66,7 +73,64 @@ def _openai_cache_writes(details: dict, path: str) -> tuple[int, int]:
     return w30 + max(0, total - w30 - w12), w12
 
 
+def _openai_prompt(prompt: int, details: dict, path: str, total: str) -> dict[str, int]:
+    """OpenAI's prompt count includes cached, cache-write and audio tokens: split it."""
+    cached = _int(details.get("cached_tokens"), f"{path}.cached_tokens")
+    w30, w12 = _openai_cache_writes(details, path)
+    audio = _int(details.get("audio_tokens"), f"{path}.audio_tokens")
+    if cached > prompt:
+        raise UsageFormatError(f"{path}.cached_tokens: larger than {total}")
+    if cached + w30 + w12 > prompt:
+        raise UsageFormatError(f"{path}.cache_write_tokens: cached + cache-write tokens larger than {total}")
+    if cached + w30 + w12 + audio > prompt:
+        raise UsageFormatError(f"{path}.audio_tokens: cached + cache-write + audio tokens larger than {total}")
+    return {
+        "input_tokens": prompt - cached - w30 - w12 - audio,
+        "audio_input_tokens": audio,
+        "cache_read_tokens": cached,
+        "cache_write_30m_tokens": w30,
+        "cache_write_12h_tokens": w12,
+    }
+
+
+def _gemini_modality(usage: dict, key: str, modality: str) -> int:
+    """Tokens of one modality in Gemini's [{modality, tokenCount}] breakdowns."""
+    entries = usage.get(key) or []
+    if not isinstance(entries, list):
+        raise UsageFormatError(f"usage.{key}: expected a list of {{modality, tokenCount}}")
+    return sum(_int(e.get("tokenCount"), f"usage.{key}.tokenCount") for e in entries
+               if isinstance(e, dict) and e.get("modality") == modality)
+
+
+# Responses API output items that are billed per call.
+OUTPUT_TOOL_CALLS = {"web_search_call": "web_search_requests", "file_search_call": "file_search_requests"}
+
+
+def count_tool_calls(output: list) -> dict[str, int]:
+    """Per-call fees from an OpenAI Responses `output` list: web search and file search
+    calls, one fee each (only the items' `type` is read)."""
+    counts = dict.fromkeys(OUTPUT_TOOL_CALLS.values(), 0)
+    for index, item in enumerate(output):
+        if not isinstance(item, dict):
+            raise UsageFormatError(f"output.{index}: expected a Responses output item (an object with a type)")
+        column = OUTPUT_TOOL_CALLS.get(item.get("type"))
+        if column:
+            counts[column] += 1
+    return counts
+
+
+# Classes most usage objects don't have: left out of the result when zero.
+_OPTIONAL = {"cache_write_30m_tokens", "cache_write_12h_tokens", "audio_input_tokens",
+             "web_search_requests", "web_fetch_requests"}
+
+
 def normalize_usage(usage: dict, provider_hint: str = "") -> tuple[dict[str, int], str]:
+    """Map a provider's raw usage object to our token classes and tool counts (see _normalize)."""
+    tokens, provider = _normalize(usage, provider_hint)
+    return {k: v for k, v in tokens.items() if v or k not in _OPTIONAL}, provider
+
+
+def _normalize(usage: dict, provider_hint: str = "") -> tuple[dict[str, int], str]:
     """Map a provider's raw usage object to our token classes.
 
     Returns (tokens, provider). Anthropic's input_tokens excludes cache tokens; OpenAI's
@@ -83,8 +147,13 @@ def normalize_usage(usage: dict, provider_hint: str = "") -> tuple[dict[str, int
         tool = _int(usage.get("toolUsePromptTokenCount"), "usage.toolUsePromptTokenCount")
         if cached > prompt:
             raise UsageFormatError("usage.cachedContentTokenCount: larger than promptTokenCount")
+        audio = _gemini_modality(usage, "promptTokensDetails", "AUDIO") - _gemini_modality(
+            usage, "cacheTokensDetails", "AUDIO")
+        if not 0 <= audio <= prompt - cached:
+            raise UsageFormatError("usage.promptTokensDetails: AUDIO tokens larger than the uncached prompt")
         return {
-            "input_tokens": prompt - cached + tool,
+            "input_tokens": prompt - cached - audio + tool,
+            "audio_input_tokens": audio,
             "cache_read_tokens": cached,
             "output_tokens": candidates + thoughts,
             "reasoning_tokens": thoughts,
@@ -105,17 +174,8 @@ def normalize_usage(usage: dict, provider_hint: str = "") -> tuple[dict[str, int
                 "reasoning_tokens": _int(out_details.get("reasoning_tokens"),
                                          "usage.completion_tokens_details.reasoning_tokens"),
             }, "deepseek"
-        cached = _int(details.get("cached_tokens"), "usage.prompt_tokens_details.cached_tokens")
-        w30, w12 = _openai_cache_writes(details, "usage.prompt_tokens_details")
-        if cached > prompt:
-            raise UsageFormatError("usage.prompt_tokens_details.cached_tokens: larger than prompt_tokens")
-        if cached + w30 + w12 > prompt:
-            raise UsageFormatError(
-                "usage.prompt_tokens_details.cache_write_tokens: cached + cache-write tokens larger than prompt_tokens")
         return {
-            "input_tokens": prompt - cached - w30 - w12,
-            "cache_read_tokens": cached,
-            **({"cache_write_5m_tokens": w30, "cache_write_1h_tokens": w12} if w30 or w12 else {}),
+            **_openai_prompt(prompt, details, "usage.prompt_tokens_details", "prompt_tokens"),
             "output_tokens": _int(usage.get("completion_tokens"), "usage.completion_tokens"),
             "reasoning_tokens": _int(
                 out_details.get("reasoning_tokens"),
@@ -133,17 +193,8 @@ def normalize_usage(usage: dict, provider_hint: str = "") -> tuple[dict[str, int
         # OpenAI Responses API
         prompt = _int(usage.get("input_tokens"), "usage.input_tokens")
         details = usage.get("input_tokens_details") or {}
-        cached = _int(details.get("cached_tokens"), "usage.input_tokens_details.cached_tokens")
-        w30, w12 = _openai_cache_writes(details, "usage.input_tokens_details")
-        if cached > prompt:
-            raise UsageFormatError("usage.input_tokens_details.cached_tokens: larger than input_tokens")
-        if cached + w30 + w12 > prompt:
-            raise UsageFormatError(
-                "usage.input_tokens_details.cache_write_tokens: cached + cache-write tokens larger than input_tokens")
         return {
-            "input_tokens": prompt - cached - w30 - w12,
-            "cache_read_tokens": cached,
-            **({"cache_write_5m_tokens": w30, "cache_write_1h_tokens": w12} if w30 or w12 else {}),
+            **_openai_prompt(prompt, details, "usage.input_tokens_details", "input_tokens"),
             "output_tokens": _int(usage.get("output_tokens"), "usage.output_tokens"),
             "reasoning_tokens": _int(
                 (usage.get("output_tokens_details") or {}).get("reasoning_tokens"),
@@ -163,7 +214,12 @@ def normalize_usage(usage: dict, provider_hint: str = "") -> tuple[dict[str, int
         else:
             w5, w1 = total_write, 0
         out_details = usage.get("output_tokens_details") or {}
+        tools = usage.get("server_tool_use") or {}
+        if not isinstance(tools, dict):
+            raise UsageFormatError("usage.server_tool_use: expected an object")
         return {
+            "web_search_requests": _int(tools.get("web_search_requests"), "usage.server_tool_use.web_search_requests"),
+            "web_fetch_requests": _int(tools.get("web_fetch_requests"), "usage.server_tool_use.web_fetch_requests"),
             "input_tokens": _int(usage.get("input_tokens"), "usage.input_tokens"),
             "cache_read_tokens": _int(usage.get("cache_read_input_tokens"), "usage.cache_read_input_tokens"),
             "cache_write_5m_tokens": w5,

@@ -12,15 +12,16 @@ from pathlib import Path
 
 from django.db import transaction
 
-from billing.pricing.classes import RATE_CLASSES
+from billing.pricing.classes import FEE_RATES, RATE_CLASSES
 from billing.pricing.models import ModelAlias, ModelPrice
 
 DATA = Path(__file__).resolve().parent / "data"
 DECIMAL_FIELDS = [
     *RATE_CLASSES, "batch_discount",
     "lc_input", "lc_output", "lc_cache_read", "lc_cache_write_5m", "lc_cache_write_1h",
+    "lc_cache_write_30m", "lc_cache_write_12h",
     "priority_input", "priority_output", "priority_cache_read", "fast_multiplier",
-    "batch_cache_read", "peak_multiplier",
+    "batch_cache_read", "peak_multiplier", *FEE_RATES, "regional_multiplier",
 ]
 
 

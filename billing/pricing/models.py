@@ -4,6 +4,7 @@ The tables keep the names they had when these models lived in `billing`."""
 from django.db import models
 
 RATE = {"max_digits": 14, "decimal_places": 6, "null": True, "blank": True}
+FEE = {"max_digits": 10, "decimal_places": 4, "null": True, "blank": True}
 
 
 class ModelPrice(models.Model):
@@ -21,6 +22,9 @@ class ModelPrice(models.Model):
     cache_read = models.DecimalField(**RATE)
     cache_write_5m = models.DecimalField(**RATE)
     cache_write_1h = models.DecimalField(**RATE)
+    cache_write_30m = models.DecimalField(**RATE, help_text="OpenAI 30-minute cache writes; empty = input rate")
+    cache_write_12h = models.DecimalField(**RATE, help_text="OpenAI 12-hour cache writes; empty = input rate")
+    audio_input = models.DecimalField(**RATE, help_text="Audio prompt tokens; empty = input rate")
     batch_discount = models.DecimalField(
         max_digits=5, decimal_places=4, null=True, blank=True, default=0.5,
         help_text="Fraction taken off every class for Batch API requests (0.5 = 50 % off); empty = no batch API",
@@ -33,6 +37,8 @@ class ModelPrice(models.Model):
     lc_cache_read = models.DecimalField(**RATE)
     lc_cache_write_5m = models.DecimalField(**RATE)
     lc_cache_write_1h = models.DecimalField(**RATE)
+    lc_cache_write_30m = models.DecimalField(**RATE)
+    lc_cache_write_12h = models.DecimalField(**RATE)
     priority_input = models.DecimalField(**RATE)
     priority_output = models.DecimalField(**RATE)
     priority_cache_read = models.DecimalField(**RATE)
@@ -45,6 +51,16 @@ class ModelPrice(models.Model):
         max_length=60, blank=True, help_text='UTC hour windows priced at the peak multiplier, e.g. "01-04,06-10"'
     )
     peak_multiplier = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    # Per-request fees in USD per 1,000 requests; empty = the model has no such tool.
+    web_search_fee = models.DecimalField(**FEE, help_text="USD per 1,000 web searches")
+    web_fetch_fee = models.DecimalField(**FEE, help_text="USD per 1,000 web fetches (0: tokens only)")
+    file_search_fee = models.DecimalField(**FEE, help_text="USD per 1,000 file search calls")
+    grounding_fee = models.DecimalField(**FEE, help_text="USD per 1,000 grounded requests (Gemini)")
+    regional_multiplier = models.DecimalField(
+        max_digits=6, decimal_places=3, null=True, blank=True,
+        help_text="Multiplier on every token class for regional processing (Anthropic inference_geo "
+        "us, Bedrock regional endpoints, OpenAI regional processing), e.g. 1.1; empty = none",
+    )
     source_url = models.URLField(max_length=500, blank=True)
     is_custom = models.BooleanField(default=False)
     origin = models.CharField(

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from billing.pricing.classes import FEE_CLASSES, RATE_CLASSES
 from billing.pricing.models import ModelAlias, ModelPrice
 from billing.pricing.money import to_nano
 
 NANO_PER_TOKEN_AT_1_PER_M = Decimal(1000)
+NANO_PER_REQUEST_AT_1_PER_K = Decimal(1_000_000)  # $1 per 1,000 requests
 
 _DATE_SUFFIX = re.compile(r"(-|@)(\d{8}|\d{4}-\d{2}-\d{2})$")
 _PROVIDER_PREFIX = re.compile(r"^(openrouter/)?(anthropic|openai|gemini|google|deepseek|models|azure|vertex_ai|bedrock)/")
@@ -44,6 +46,9 @@ class Rates:
     cache_read: Decimal | None = None
     cache_write_5m: Decimal | None = None
     cache_write_1h: Decimal | None = None
+    cache_write_30m: Decimal | None = None
+    cache_write_12h: Decimal | None = None
+    audio_input: Decimal | None = None
     batch_discount: Decimal | None = Decimal("0.5")
     long_context_threshold: int | None = None
     lc_input: Decimal | None = None
@@ -51,6 +56,8 @@ class Rates:
     lc_cache_read: Decimal | None = None
     lc_cache_write_5m: Decimal | None = None
     lc_cache_write_1h: Decimal | None = None
+    lc_cache_write_30m: Decimal | None = None
+    lc_cache_write_12h: Decimal | None = None
     priority_input: Decimal | None = None
     priority_output: Decimal | None = None
     priority_cache_read: Decimal | None = None
@@ -58,6 +65,11 @@ class Rates:
     batch_cache_read: Decimal | None = None
     peak_hours: str = ""
     peak_multiplier: Decimal | None = None
+    web_search_fee: Decimal | None = None
+    web_fetch_fee: Decimal | None = None
+    file_search_fee: Decimal | None = None
+    grounding_fee: Decimal | None = None
+    regional_multiplier: Decimal | None = None
     source_url: str = ""
 
     @classmethod
@@ -81,27 +93,43 @@ class Rates:
         return False
 
     def per_class(self, *, long_context: bool = False, priority: bool = False) -> dict[str, Decimal]:
-        """The rate of each token class (USD per M) for one request's situation."""
+        """The rate of each token class (USD per M) for one request's situation. A class
+        without a rate of its own (NULL) is billed at the input rate."""
         inp, out, read = self.input, self.output, self.cache_read
-        w5, w1 = self.cache_write_5m, self.cache_write_1h
+        writes = {c: getattr(self, c) for c in CACHE_WRITES}
         if long_context and self.lc_input is not None:
             inp = self.lc_input
             out = self.lc_output if self.lc_output is not None else out
             read = self.lc_cache_read if self.lc_cache_read is not None else read
-            w5 = self.lc_cache_write_5m if self.lc_cache_write_5m is not None else w5
-            w1 = self.lc_cache_write_1h if self.lc_cache_write_1h is not None else w1
+            for c in CACHE_WRITES:
+                long = getattr(self, f"lc_{c}")
+                writes[c] = long if long is not None else writes[c]
         elif priority and self.priority_input is not None:
             inp = self.priority_input
             out = self.priority_output if self.priority_output is not None else out
             read = self.priority_cache_read if self.priority_cache_read is not None else read
-        return {
-            "input": inp,
-            "output": out,
-            "cache_read": read if read is not None else inp,
-            "cache_write_5m": w5 if w5 is not None else inp,
-            "cache_write_1h": w1 if w1 is not None else inp,
-        }
+        rates = {"input": inp, "output": out, "cache_read": read if read is not None else inp}
+        rates.update({c: rate if rate is not None else inp for c, rate in writes.items()})
+        # audio has no long-context / priority rate of its own in any price list
+        rates["audio_input"] = self.audio_input if self.audio_input is not None else inp
+        return rates
 
+    def fees_nano(self, tools: Tools) -> int:
+        """Per-request fees (USD per 1,000 requests), not discounted or multiplied: the
+        providers state them per request. Raises Unpriced for a tool the model has no fee for."""
+        total = Decimal(0)
+        for name in FEE_CLASSES:
+            count = getattr(tools, name)
+            if not count:
+                continue
+            fee = getattr(self, f"{name}_fee")
+            if fee is None:
+                raise Unpriced(f"{self.model}: no {name.replace('_', ' ')} price")
+            total += count * fee * NANO_PER_REQUEST_AT_1_PER_K
+        return to_nano(total)
+
+
+CACHE_WRITES = ["cache_write_5m", "cache_write_1h", "cache_write_30m", "cache_write_12h"]
 
 RATE_FIELDS = list(Rates.__dataclass_fields__)
 
@@ -119,10 +147,23 @@ class Tokens:
     cache_read: int = 0
     cache_write_5m: int = 0
     cache_write_1h: int = 0
+    cache_write_30m: int = 0
+    cache_write_12h: int = 0
+    audio_input: int = 0
 
     @property
     def prompt(self) -> int:
-        return self.input + self.cache_read + self.cache_write_5m + self.cache_write_1h
+        return sum(getattr(self, c) for c in RATE_CLASSES if c != "output")
+
+
+@dataclass(frozen=True)
+class Tools:
+    """Per-request tool counts of a record (billing.pricing.classes.FEE_CLASSES)."""
+
+    web_search: int = 0
+    web_fetch: int = 0
+    file_search: int = 0
+    grounding: int = 0
 
 
 @dataclass(frozen=True)
@@ -131,16 +172,11 @@ class Cost:
     no_cache_nano: int
     no_batch_nano: int
     long_context: bool
+    fees_nano: int = 0
 
 
 def _sum_nano(tokens: Tokens, rates: dict[str, Decimal]) -> Decimal:
-    return (
-        tokens.input * rates["input"]
-        + tokens.output * rates["output"]
-        + tokens.cache_read * rates["cache_read"]
-        + tokens.cache_write_5m * rates["cache_write_5m"]
-        + tokens.cache_write_1h * rates["cache_write_1h"]
-    ) * NANO_PER_TOKEN_AT_1_PER_M
+    return sum(getattr(tokens, c) * rates[c] for c in RATE_CLASSES) * NANO_PER_TOKEN_AT_1_PER_M
 
 
 def cost(
@@ -152,10 +188,14 @@ def cost(
     speed: str = "",
     long_context: bool | None = None,
     when: datetime | None = None,
+    tools: Tools | None = None,
+    regional: bool = False,
 ) -> Cost:
     """Cost of one record. `long_context=None` decides from the prompt size (per request);
     aggregated rows (console exports) pass the provider's own context-window label.
-    Raises Unpriced for a tier / speed the model has no rate for."""
+    `regional`: processed on a regional endpoint / inference_geo (see is_regional); the
+    model's regional_multiplier applies to every token class. Tool fees are added as they
+    are. Raises Unpriced for a tier / speed / tool the model has no rate for."""
     if long_context is None:
         long_context = bool(
             rates.long_context_threshold and tokens.prompt > rates.long_context_threshold
@@ -176,7 +216,8 @@ def cost(
     per = rates.per_class(long_context=long_context, priority=priority)
 
     full = _sum_nano(tokens, per)
-    uncached = Tokens(input=tokens.prompt, output=tokens.output)
+    uncached = Tokens(input=tokens.prompt - tokens.audio_input, audio_input=tokens.audio_input,
+                      output=tokens.output)
     no_cache = _sum_nano(uncached, per)
 
     multiplier = Decimal(1)
@@ -184,6 +225,9 @@ def cost(
         multiplier *= rates.fast_multiplier
     if rates.is_peak(when):
         multiplier *= rates.peak_multiplier
+    if regional and rates.regional_multiplier:
+        multiplier *= rates.regional_multiplier
+    fees = rates.fees_nano(tools or Tools())
     discount = Decimal(1)
     billed = full
     if discounted and rates.batch_discount:
@@ -195,11 +239,29 @@ def cost(
             billed += tokens.cache_read * (rates.batch_cache_read - per["cache_read"] * discount) * (
                 NANO_PER_TOKEN_AT_1_PER_M)
     return Cost(
-        cost_nano=to_nano(billed * multiplier),
-        no_cache_nano=to_nano(no_cache * multiplier * discount),
-        no_batch_nano=to_nano(full * multiplier),
+        cost_nano=to_nano(billed * multiplier) + fees,
+        no_cache_nano=to_nano(no_cache * multiplier * discount) + fees,
+        no_batch_nano=to_nano(full * multiplier) + fees,
         long_context=long_context,
+        fees_nano=fees,
     )
+
+
+# Cross-region ids on Bedrock: a geography (us., eu., …) is a regional endpoint, global. is not.
+_BEDROCK_GEO = re.compile(r"^(?:bedrock/)?(us|eu|au|apac|jp|ca|us-gov)\.(?:anthropic|openai)\.")
+_BEDROCK_IN_REGION = re.compile(r"^(?:bedrock/)?(?:anthropic|openai)\.")
+GLOBAL_REGIONS = {"", "global", "not_available", "none", "default"}
+
+
+def is_regional(model: str, region: str = "") -> bool:
+    """Whether a request ran on a regional endpoint that some models price higher: an
+    Anthropic inference_geo / OpenAI regional-processing region other than global, or a
+    Bedrock id that is geographic (us.anthropic.…) or in-region (anthropic.…, no prefix)
+    rather than global (global.anthropic.…)."""
+    if (region or "").strip().lower() not in GLOBAL_REGIONS:
+        return True
+    name = model.strip().lower()
+    return bool(_BEDROCK_GEO.match(name) or _BEDROCK_IN_REGION.match(name))
 
 
 def canonical_name(name: str) -> str:

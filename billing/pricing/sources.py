@@ -33,7 +33,23 @@ SYNCED_FIELDS = [
     "input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "batch_discount",
     "long_context_threshold", "lc_input", "lc_output", "lc_cache_read", "lc_cache_write_5m",
     "lc_cache_write_1h", "priority_input", "priority_output", "priority_cache_read", "fast_multiplier",
+    "cache_write_30m", "cache_write_12h", "lc_cache_write_30m", "lc_cache_write_12h", "audio_input",
+    "web_search_fee",
 ]
+# Fields only some sources state (LiteLLM has no web search fee per call, most models no
+# audio rate): a source without them never disagrees with a row that has them.
+STATED_ONLY = {"audio_input", "web_search_fee"}
+# The sources name one cache-write rate (and a longer one); for OpenAI those are its
+# 30-minute and 12-hour writes, costwatch classes of their own.
+OPENAI_WRITES = [("cache_write_5m", "cache_write_30m"), ("cache_write_1h", "cache_write_12h"),
+                 ("lc_cache_write_5m", "lc_cache_write_30m"), ("lc_cache_write_1h", "lc_cache_write_12h")]
+
+
+def _own_classes(row: dict) -> dict:
+    if row["provider"] == "openai":
+        for short, long in OPENAI_WRITES:
+            row[long] = row.pop(short, None)
+    return row
 
 LITELLM_PROVIDERS = {"anthropic": "anthropic", "openai": "openai", "gemini": "google", "deepseek": "deepseek"}
 GENAI_PROVIDERS = {"anthropic": "anthropic", "openai": "openai", "google": "google", "deepseek": "deepseek"}
@@ -131,7 +147,8 @@ def from_litellm(payload: dict, *, version: str = "") -> SourceRows:
         batch_input = _per_million(entry.get("input_cost_per_token_batches"))
         if batch_input is not None:
             row["batch_discount"] = Decimal(1) - _ratio(batch_input, inp)
-        out.rows.append(row)
+        row["audio_input"] = _per_million(entry.get("input_cost_per_audio_token"))
+        out.rows.append(_own_classes(row))
     return out
 
 
@@ -214,9 +231,13 @@ def from_genai_prices(providers, *, version: str = "") -> SourceRows:
                                          if batch_input is not None else None)
                 fast_input = variants.get("_fast_input")
                 row["fast_multiplier"] = _ratio(fast_input, rates["input"])
-                if getattr(entry.prices, "web_searches_kcount", None) is not None:
-                    out.skipped.append(f"{model.id}: web search fee ${entry.prices.web_searches_kcount}/1000")
-                out.rows.append(row)
+                search_fee = getattr(entry.prices, "web_searches_kcount", None)
+                if ours != "google":  # Gemini's is grounding, priced per grounded prompt or query
+                    row["web_search_fee"] = Decimal(search_fee) if search_fee is not None else None
+                audio = getattr(entry.prices, "input_audio_mtok", None)
+                row["audio_input"] = Decimal(audio) if audio is not None and not isinstance(
+                    audio, genai_types.TieredPrices) else None
+                out.rows.append(_own_classes(row))
     return out
 
 

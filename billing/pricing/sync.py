@@ -17,7 +17,7 @@ from django.db import transaction
 
 from billing.pricing.models import ModelPrice, PriceChange
 from billing.pricing.rates import PriceBook
-from billing.pricing.sources import NO_START, SYNCED_FIELDS, SourceRows
+from billing.pricing.sources import NO_START, STATED_ONLY, SYNCED_FIELDS, SourceRows
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,9 @@ class Change:
     new: Decimal | int | None
 
 
-def _same(a, b) -> bool:
+def _same(a, b, field: str = "") -> bool:
+    if b is None and field in STATED_ONLY:
+        return True  # a source that doesn't price this doesn't disagree
     if a is None or b is None:
         return a is None and b is None
     return Decimal(a) == Decimal(b)
@@ -66,7 +68,7 @@ def diff(source: SourceRows, today: date) -> list[Change]:
         if current.origin != "synced":
             continue  # curated / custom rows win
         for field in SYNCED_FIELDS:
-            if not _same(getattr(current, field), row.get(field)):
+            if not _same(getattr(current, field), row.get(field), field):
                 changes.append(Change(model, row["provider"], field, getattr(current, field), row.get(field)))
     return changes
 
@@ -109,6 +111,6 @@ def drift(source: SourceRows, today: date) -> list[Change]:
         if current.origin != "curated" or row is None:
             continue
         for field in SYNCED_FIELDS:
-            if not _same(getattr(current, field), row.get(field)):
+            if not _same(getattr(current, field), row.get(field), field):
                 out.append(Change(model, current.provider, field, getattr(current, field), row.get(field)))
     return out

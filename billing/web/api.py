@@ -11,7 +11,7 @@ from billing.alerts import budget_saved, recipient_list
 from billing.budgets import active, archive
 from billing.budgets import status as budget_status
 from billing.models import DEFAULT_THRESHOLDS, AlertEvent, Budget
-from billing.pricing.classes import RATE_CLASSES
+from billing.pricing.classes import FEE_CLASSES, RATE_CLASSES
 from billing.pricing.money import decimal_string
 from billing.pricing.rates import PriceBook, Rates
 from billing.tasks import enqueue_deliveries
@@ -20,13 +20,19 @@ from costwatch.tenant.access import key_or_session, project_for
 
 router = Router(tags=["billing"])
 
-CLASSES = RATE_CLASSES
+# Classes every model has; the others are listed where the model prices them itself.
+COMMON = ["input", "output", "cache_read", "cache_write_5m", "cache_write_1h"]
+
+
+def _classes(rates: Rates) -> list[str]:
+    return [c for c in RATE_CLASSES if c in COMMON or getattr(rates, c) is not None]
 
 
 def _rates_json(rates: Rates) -> dict:
     def num(value):
         return None if value is None else format(value.normalize(), "f")
 
+    classes = _classes(rates)
     standard = rates.per_class()
     out = {
         "model": rates.model,
@@ -34,7 +40,7 @@ def _rates_json(rates: Rates) -> dict:
         "effective_from": rates.effective_from.isoformat(),
         "source_url": rates.source_url,
         "unit": "USD per million tokens",
-        "rates": {c: num(standard[c]) for c in CLASSES},
+        "rates": {c: num(standard[c]) for c in classes},
         "batch_discount": num(rates.batch_discount),
         "long_context": None,
         "priority": None,
@@ -42,14 +48,17 @@ def _rates_json(rates: Rates) -> dict:
         "batch_cache_read": num(rates.batch_cache_read),
         "peak": ({"hours_utc": rates.peak_hours, "multiplier": num(rates.peak_multiplier)}
                  if rates.peak_hours else None),
+        "regional_multiplier": num(rates.regional_multiplier),
+        "fees_per_1000_requests": {c: num(getattr(rates, f"{c}_fee")) for c in FEE_CLASSES
+                                   if getattr(rates, f"{c}_fee") is not None},
     }
     if rates.lc_input is not None:
         lc = rates.per_class(long_context=True)
         out["long_context"] = {"threshold_tokens": rates.long_context_threshold,
-                               "rates": {c: num(lc[c]) for c in CLASSES}}
+                               "rates": {c: num(lc[c]) for c in classes}}
     if rates.priority_input is not None:
         pr = rates.per_class(priority=True)
-        out["priority"] = {"rates": {c: num(pr[c]) for c in CLASSES}}
+        out["priority"] = {"rates": {c: num(pr[c]) for c in classes}}
     return out
 
 

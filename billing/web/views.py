@@ -220,8 +220,14 @@ def digest_settings(request, slug: str):
     return render(request, f"{PAGE}#digest", {"project": project, "digest_form": form, "saved": saved})
 
 
-RATE_COLUMNS = [("input", "Input"), ("output", "Output"), ("cache_read", "Cache read"),
-                ("cache_write_5m", "Cache write 5m / 30m"), ("cache_write_1h", "Cache write 1h / 12h")]
+# (rate fields, label): a cache-write column shows the model's own class, Anthropic's or OpenAI's.
+RATE_COLUMNS = [(("input",), "Input"), (("output",), "Output"), (("cache_read",), "Cache read"),
+                (("cache_write_5m", "cache_write_30m"), "Cache write 5m / 30m"),
+                (("cache_write_1h", "cache_write_12h"), "Cache write 1h / 12h")]
+
+
+def _rate(price: ModelPrice, fields: tuple[str, ...]):
+    return next((getattr(price, f) for f in fields if getattr(price, f) is not None), None)
 AUDIT = 100
 
 
@@ -240,7 +246,7 @@ def prices(request, slug: str):
             entry["next"] = price
         entry["rows"].append(price)
     rows = [{"model": m, **e, "history": len(e["rows"]) - 1,
-             "rates": [getattr(e["current"], f) for f, _ in RATE_COLUMNS] if e["current"] else []}
+             "rates": [_rate(e["current"], f) for f, _ in RATE_COLUMNS] if e["current"] else []}
             for m, e in sorted(models.items(), key=lambda kv: ((kv[1]["current"] or kv[1]["rows"][0]).provider, kv[0]))]
     unpriced = list(UsageRecord.objects.filter(project=project, cost_nano__isnull=True)
                     .exclude(metadata__has_key="cost_only").values("model").annotate(records=Count("id"))

@@ -41,7 +41,7 @@ def test_the_link_after_an_import_opens_its_ledger_and_days(logged_in_page, mete
     page.keyboard.press("Enter")
     page.wait_for_url("**range=custom&start=2026-03-09&end=2026-03-10&ledger=billed")
     # the billed ledger, though metered data exists on these days (it would be $0.00…)
-    assert "85.92" in page.inner_text("[data-testid=period-total]")
+    assert "86.14" in page.inner_text("[data-testid=period-total]")
     assert "billed ledger" in page.inner_text("[data-testid=period]")
 
 

@@ -20,12 +20,12 @@ def test_upload_console_csv_then_overview_shows_the_spend(logged_in_page, projec
     summary.wait_for(timeout=20_000)
     assert page.inner_text("[data-testid=import-format]") == "Anthropic Console usage export (claude_api_tokens_*.csv)"
     assert page.inner_text("[data-testid=records-added]") == "7"
-    assert page.inner_text("[data-testid=cost-added]") == "$85.92"
+    assert page.inner_text("[data-testid=cost-added]") == "$86.14"  # tokens $85.92 + 22 web searches
     # the history table was refreshed out of band
     assert page.locator("#import-history tbody tr").count() == 1
     assert "anthropic_console_usage.csv" in page.inner_text("#import-history")
 
     page.click("[data-testid=import-days]")
     page.wait_for_url(f"**/p/{project.slug}/?range=custom&start=2026-03-09&end=2026-03-10&ledger=billed")
-    # billed ledger (no metered data): $85.9248758 over the two days
-    assert "85.92" in page.inner_text("[data-testid=period-total]")
+    # billed ledger (no metered data): $86.1448758 over the two days (incl. $0.22 web search)
+    assert "86.14" in page.inner_text("[data-testid=period-total]")

@@ -4,6 +4,7 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
+from billing.pricing.classes import PROMPT_COLUMNS
 from usage.insights.explain import FACTORS, compare_periods, explain, month_period, period_data
 
 D1 = date(2026, 3, 1)
@@ -20,8 +21,8 @@ class FakeRates:
 
 
 def row(model="m", feature="f", day=D1, prompt=0, output=0, cost=0, unpriced=0, cache_read=0):
-    return {"day": day, "model": model, "feature": feature, "input_tokens": prompt,
-            "cache_read_tokens": cache_read, "cache_write_5m_tokens": 0, "cache_write_1h_tokens": 0,
+    return {"day": day, "model": model, "feature": feature, **dict.fromkeys(PROMPT_COLUMNS, 0),
+            "input_tokens": prompt, "cache_read_tokens": cache_read,
             "output_tokens": output, "cost_nano": cost, "unpriced_records": unpriced}
 
 

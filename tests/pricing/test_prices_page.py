@@ -25,6 +25,11 @@ def test_members_see_rates_unpriced_models_and_audit(logged_in, project):
     # Sonnet 5.5: $2 in, $10 out, $0.1 cache read, curated, with its official page
     assert "<td class=\"num\">2</td>" in row and "<td class=\"num\">10</td>" in row and "0.1" in row
     assert "curated" in row and "platform.claude.com" in row
+    assert "regional ×1.1." in row and "web search $10/1,000." in row
+    # OpenAI's 30m / 12h writes in the cache-write columns (gpt-5.6-sol since 2026-08-21: 5 / 10)
+    sol = html[html.index('data-model="gpt-5.6-sol"'):]
+    sol = sol[:sol.index("</tr>")]
+    assert '<td class="num">0.4</td><td class="num">5</td><td class="num">10</td>' in sol
     assert "<code>acme-9b</code></td><td class=\"num\">3</td>" in html
     assert "ask an admin to add a price" in html  # a member, not staff: no admin links
     assert "/admin/" not in html

@@ -64,9 +64,10 @@ def test_openai_responses_cache_writes_30m_and_12h_are_their_own_classes():
     assert provider == "openai"
     # uncached = input − cached − cache_write
     assert tokens["input_tokens"] == 5000 and tokens["cache_read_tokens"] == 2000
-    assert (tokens["cache_write_5m_tokens"], tokens["cache_write_1h_tokens"]) == (1000, 2000)
+    assert (tokens["cache_write_30m_tokens"], tokens["cache_write_12h_tokens"]) == (1000, 2000)
+    assert "cache_write_5m_tokens" not in tokens and "cache_write_1h_tokens" not in tokens
     # gpt-5.6-sol since 2026-08-21: 5000×4 + 2000×0.4 + 1000×5 (30m, 1.25×) + 2000×10 (12h, 2.5×) + 500×20
-    c = price("gpt-5.6-sol", input=5000, cache_read=2000, cache_write_5m=1000, cache_write_1h=2000, output=500)
+    c = price("gpt-5.6-sol", input=5000, cache_read=2000, cache_write_30m=1000, cache_write_12h=2000, output=500)
     assert c.cost_nano == (20_000 + 800 + 5_000 + 20_000 + 10_000) * MICRO
 
 
@@ -75,7 +76,7 @@ def test_openai_chat_cache_writes_without_details_are_30m():
                             prompt_tokens_details={"cached_tokens": 2000, "cache_write_tokens": 3000}).model_dump()
     tokens, _ = normalize_usage(usage)
     assert tokens["input_tokens"] == 5000
-    assert (tokens["cache_write_5m_tokens"], tokens["cache_write_1h_tokens"]) == (3000, 0)
+    assert tokens["cache_write_30m_tokens"] == 3000 and "cache_write_12h_tokens" not in tokens
 
 
 def test_anthropic_sdk_usage_object():

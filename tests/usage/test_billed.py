@@ -35,7 +35,7 @@ OPENAI = {
 }
 OPENAI_TOKENS = usd("4.2079383")
 # What each cost view alone bills: the Console CSV rounds each row to cents.
-ANTHROPIC_COST_ALONE = {"console_cost": usd("86.16"), "cost_report": CONSOLE_TOTAL + WEB_SEARCH}
+ANTHROPIC_COST_ALONE = {"console_cost": usd("86.16"), "cost_report": CONSOLE_TOTAL}
 
 
 def anthropic_expected(names):
@@ -43,8 +43,8 @@ def anthropic_expected(names):
     costs = [n for n in names if n in {"console_cost", "cost_report"}]
     if not tokens:
         return ANTHROPIC_COST_ALONE[costs[-1]]  # the later cost view restates the earlier
-    # tokens at our prices; web search (a fee tokens don't price) from the cost view
-    return CONSOLE_TOTAL + (WEB_SEARCH if costs else 0)
+    # tokens and web searches (from the token rows' counts) at our prices
+    return CONSOLE_TOTAL
 
 
 def run(project, files, names):
@@ -81,7 +81,7 @@ def test_everything_twice_in_any_order_is_still_the_providers_total(project):
     names = ["console_cost", "usage_report", "console_usage", "cost_report"]
     run(project, ANTHROPIC, names + names[::-1])
     run(project, OPENAI, list(OPENAI) * 2)
-    assert total(project, provider="anthropic") == CONSOLE_TOTAL + WEB_SEARCH
+    assert total(project, provider="anthropic") == CONSOLE_TOTAL
     assert total(project, provider="openai") == OPENAI_TOKENS + FILE_SEARCH
     # the last views imported are the ones kept: the Admin usage report + the Console cost CSV
     assert set(UsageRecord.objects.filter(provider="anthropic").values_list("metadata__format", flat=True)) == {
@@ -151,18 +151,22 @@ def test_the_cost_csv_fills_the_key_directory_and_rows_show_ids(project):
 def test_reprice_all_keeps_covered_cost_rows_at_zero(project):
     run(project, ANTHROPIC, ["usage_report", "cost_report"])
     reprice(project_id=project.pk, only_unpriced=False)
-    assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
+    assert total(project) == CONSOLE_TOTAL
 
 
 def test_a_fee_the_token_rows_price_is_covered_too(project, monkeypatch):
-    """The hook for pricing web searches from the usage rows: then the cost view's web search
-    rows must not add to them."""
+    """Web searches are priced from the usage rows' counts: the cost view's web search rows
+    keep the bill's amount but count 0 (they would count twice otherwise)."""
     run(project, ANTHROPIC, ["usage_report", "cost_report"])
-    assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
-    monkeypatch.setattr(billed, "FEES_PRICED_FROM_TOKENS", {"web_search"})
+    assert total(project) == CONSOLE_TOTAL
+    assert total(project, "fees_nano") == WEB_SEARCH  # on the token rows
+    searches = UsageRecord.objects.filter(metadata__cost_type="web_search")
+    assert [(r.cost_nano, r.fees_nano) for r in searches] == [(0, 0)] * 3
+    assert sum(r.reported_cost_nano for r in searches) == WEB_SEARCH
+    monkeypatch.setattr(billed, "FEES_PRICED_FROM_TOKENS", set())
     billed.cover(project=project, provider_days=[("anthropic", d) for d in
                                                  UsageRecord.objects.dates("day", "day")])
-    assert total(project) == CONSOLE_TOTAL
+    assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
 
 
 def test_two_views_of_one_kind_in_one_run_count_once(project):
@@ -170,7 +174,7 @@ def test_two_views_of_one_kind_in_one_run_count_once(project):
     restates the earlier, as in two runs."""
     paths = [SAMPLES / ANTHROPIC["console_usage"], SAMPLES / ANTHROPIC["usage_report"], SAMPLES / ANTHROPIC["cost_report"]]
     summary = run_import(project=project, paths=paths)
-    assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
+    assert total(project) == CONSOLE_TOTAL
     assert summary.notes == ["replaced 7 billed rows of 2026-03-09…2026-03-10 from the Console usage CSV"]
     assert UsageRecord.objects.exclude(metadata__has_key="cost_only").count() == 7
 

@@ -52,24 +52,28 @@ def write(tmp_path, name, text, encoding="utf-8"):
 
 # Hand-computed costs of anthropic_console_usage.csv (= anthropic_usage_report.json).
 # Sonnet 4.6 3/15 (cache read 0.3, 5m write 3.75); Haiku 4.5 1/5; Opus 4.6 5/25 (read 0.5,
-# 1h write 10); batch is half price.
+# 1h write 10); batch is half price; web searches (web_search_count / server_tool_use.
+# web_search_requests: 12, 7 and 3) $10 per 1,000 = 10,000,000 nano each.
+SEARCH_NANO = 10_000_000
 CONSOLE = {
-    ("2026-03-09", "claude-sonnet-4-6"): nano((1284551, 3), (302118, "3.75"), (8841203, "0.3"), (211874, 15)),
+    ("2026-03-09", "claude-sonnet-4-6"): nano((1284551, 3), (302118, "3.75"), (8841203, "0.3"), (211874, 15))
+    + 12 * SEARCH_NANO,
     ("2026-03-09", "claude-haiku-4-5"): nano((5120334, 1), (402117, 5))
     + nano((2400000, "0.5"), (610000, "2.5")),
     ("2026-03-09", "claude-opus-4-6"): nano((18234, 5), (912004, 10), (21877310, "0.5"), (148221, 25)),
     ("2026-03-10", "claude-sonnet-4-6"): nano((1101977, 3), (288430, "3.75"), (9402113, "0.3"), (198004, 15))
-    + nano((50211, 3), (12004, 15)),
-    ("2026-03-10", "claude-opus-4-6"): nano((25410, 5), (1044873, 10), (30551230, "0.5"), (201447, 25)),
+    + 7 * SEARCH_NANO + nano((50211, 3), (12004, 15)),
+    ("2026-03-10", "claude-opus-4-6"): nano((25410, 5), (1044873, 10), (30551230, "0.5"), (201447, 25))
+    + 3 * SEARCH_NANO,
 }
-CONSOLE_TOTAL = 85_924_875_800  # $85.9248758
-WEB_SEARCH = usd("0.22")  # 22 searches, on the cost export only
+WEB_SEARCH = usd("0.22")  # 22 searches: on the token rows' counts and on the cost exports
+CONSOLE_TOTAL = 86_144_875_800  # $86.1448758: tokens $85.9248758 + web search $0.22
 
 
 def test_hand_totals_add_up():
     assert sum(CONSOLE.values()) == CONSOLE_TOTAL
     # docs/formats.md: the cost file is "unrounded $86.144876" = tokens + web search
-    assert usd("86.1448758") == CONSOLE_TOTAL + WEB_SEARCH
+    assert usd("86.1448758") == CONSOLE_TOTAL == usd("85.9248758") + 22 * SEARCH_NANO
 
 
 # --- Anthropic Console usage CSV -------------------------------------------------------------
@@ -129,11 +133,11 @@ def test_console_usage_hourly_rows(project):
 def test_console_usage_2025_layout_without_context_window(project):
     run_import(project=project, paths=[SAMPLES / "anthropic_console_usage_2025_legacy.csv"])
     # Claude 3.5 Haiku after the Dec-2024 cut: 0.8/4; Sonnet 4 3/15 (w5 3.75, read 0.3);
-    # Opus 4 15/75 (w5 18.75, read 1.5).
+    # Opus 4 15/75 (w5 18.75, read 1.5); prod-backend's 4 web searches $0.04.
     assert per_day_model(project) == {
         ("2025-06-12", "claude-3-5-haiku"): nano((8, "0.8"), (1, 4)),
         ("2025-06-12", "claude-sonnet-4"): nano((4312, 3), (182204, "3.75"), (1930117, "0.3"), (40218, 15))
-        + nano((912330, 3), (88120, 15)),
+        + nano((912330, 3), (88120, 15)) + 4 * SEARCH_NANO,
         ("2025-06-13", "claude-opus-4"): nano((120554, 15), (30112, "18.75"), (402118, "1.5"), (19876, 75)),
     }
 
@@ -202,7 +206,7 @@ def test_console_cost_and_usage_exports_never_add_up(project, order):
     for name in order:
         run_import(project=project, paths=[files[name]])
     # Billed spend counted once: tokens at our prices, plus web search the tokens can't price.
-    assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
+    assert total(project) == CONSOLE_TOTAL
     assert total(project, "reported_cost_nano") == usd("86.16")
     assert per_day_model(project, field="reported_cost_nano") == COST_REPORTED
     # The 7 token rows count; the 7 matching cost rows keep the bill's amount at cost 0.
@@ -211,17 +215,19 @@ def test_console_cost_and_usage_exports_never_add_up(project, order):
     bill = UsageRecord.objects.get(day="2026-03-09", model="claude-sonnet-4-6", metadata__covers="model")
     assert (bill.cost_nano, bill.reported_cost_nano, bill.metadata["covered"]) == (0, usd("10.81"), True)
     assert UsageRecord.objects.filter(input_tokens__gt=0).count() == 7
-    assert UsageRecord.objects.filter(metadata__covered=True).count() == 7
+    # the 7 token-cost rows and the 3 web search rows (priced from the token rows' counts)
+    assert UsageRecord.objects.filter(metadata__covered=True).count() == 10
     assert UsageRecord.objects.count() == 17
 
 
 def test_console_cost_reimport_after_merge_is_duplicate(project):
     run_import(project=project, paths=[SAMPLES / "anthropic_console_usage.csv"])
     first = run_import(project=project, paths=[SAMPLES / "anthropic_console_cost.csv"])
-    assert (first.records_merged, first.records_added, first.cost_nano) == (7, 10, WEB_SEARCH)
+    # 7 token-cost rows merged onto the token rows, 3 web search rows covered: nothing added
+    assert (first.records_merged, first.records_added, first.cost_nano) == (10, 10, 0)
     again = run_import(project=project, paths=[SAMPLES / "anthropic_console_cost.csv"])
-    assert (again.records_merged, again.records_added, again.duplicates, again.cost_nano) == (7, 0, 10, 0)
-    assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
+    assert (again.records_merged, again.records_added, again.duplicates, again.cost_nano) == (10, 0, 10, 0)
+    assert total(project) == CONSOLE_TOTAL
 
 
 def test_console_cost_2024_layout_display_names_and_batch_rows_without_key(project):
@@ -263,16 +269,16 @@ def test_admin_usage_report_same_totals_as_console(project):
     assert summary.files[0].format == "anthropic_usage_report"
     assert (summary.records_added, summary.rows_skipped) == (7, 1)  # the empty bucket
     assert per_day_model(project) == CONSOLE
-    assert UsageRecord.objects.get(model="claude-sonnet-4-6", day="2026-03-09").metadata["web_search_count"] == 12
+    assert UsageRecord.objects.get(model="claude-sonnet-4-6", day="2026-03-09").web_search_requests == 12
 
 
 def test_admin_cost_report_amounts_are_cents(project):
     run_import(project=project, paths=[SAMPLES / "anthropic_cost_report.json"])
     got = per_day_model(project)
     # "385.3653" cents = $3.853653: unrounded, so it equals the token cost exactly.
-    assert got[("2026-03-09", "claude-sonnet-4-6")] == CONSOLE[("2026-03-09", "claude-sonnet-4-6")]
+    assert got[("2026-03-09", "claude-sonnet-4-6")] == CONSOLE[("2026-03-09", "claude-sonnet-4-6")] - 12 * SEARCH_NANO
     assert got[("2026-03-09", "web_search")] == usd("0.12")
-    assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
+    assert total(project) == CONSOLE_TOTAL
 
 
 @pytest.mark.parametrize("order", [("usage", "cost"), ("cost", "usage")])
@@ -280,9 +286,10 @@ def test_admin_cost_report_is_covered_by_usage_report(project, order):
     files = {"usage": SAMPLES / "anthropic_usage_report.json", "cost": SAMPLES / "anthropic_cost_report.json"}
     for name in order:
         run_import(project=project, paths=[files[name]])
-    assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
-    assert total(project, "reported_cost_nano") == CONSOLE_TOTAL + WEB_SEARCH
-    assert UsageRecord.objects.filter(metadata__covered=True).count() == 7
+    assert total(project) == CONSOLE_TOTAL
+    assert total(project, "reported_cost_nano") == CONSOLE_TOTAL
+    # the 7 token-cost rows and the 3 web search rows (priced from the token rows' counts)
+    assert UsageRecord.objects.filter(metadata__covered=True).count() == 10
 
 
 # --- OpenAI ------------------------------------------------------------------------------------
@@ -440,6 +447,22 @@ def test_generic_csv_per_request_and_per_day(project, tmp_path):
     assert (billed.cost_nano, billed.requests) == (usd("12.50"), 40)
 
 
+def test_generic_csv_new_classes_tools_and_region(project, tmp_path):
+    path = write(tmp_path, "mine.csv",
+                 "date,model,input_tokens,cache_write_30m_tokens,cache_write_12h_tokens,output_tokens,"
+                 "web_search_requests,region\n"
+                 "2026-11-02,gpt-5.4-mini,1000,0,0,100,2,eu\n"
+                 "2026-11-02,gpt-5.6-sol,1000,1000,1000,0,0,\n")
+    run_import(project=project, paths=[path])
+    got = dict(UsageRecord.objects.values_list("model", "cost_nano"))
+    # gpt-5.4-mini (1000×0.75 + 100×4.5) × 1.1 regional + 2 searches × $0.01;
+    # gpt-5.6-sol 1000×4 + 1000×5 (30m) + 1000×10 (12h)
+    assert got == {"gpt-5.4-mini": nano((1000, "0.825"), (100, "4.95")) + usd("0.02"),
+                   "gpt-5.6-sol": nano((1000, 4), (1000, 5), (1000, 10))}
+    # a row without a region keeps the key it had before regions existed
+    assert UsageRecord.objects.get(model="gpt-5.6-sol").external_id == "2026-11-02T00:00:00+00:00|gpt-5.6-sol|openai||||||"
+
+
 def test_unknown_model_is_unpriced_not_zero(project, tmp_path):
     path = write(tmp_path, "u.csv", "date,model,input_tokens\n2026-03-09,acme-llm-9,1000\n")
     summary = run_import(project=project, paths=[path])
@@ -542,10 +565,12 @@ def test_import_rolls_up_the_days(project, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         run_import(project=project, paths=[SAMPLES / "anthropic_console_cost.csv"])
     rolled = DailyModelUsage.objects.filter(project=project, ledger=LEDGER_BILLED)
-    assert rolled.aggregate(s=Sum("cost_nano"))["s"] == CONSOLE_TOTAL + WEB_SEARCH
+    assert rolled.aggregate(s=Sum("cost_nano"))["s"] == CONSOLE_TOTAL
     assert rolled.aggregate(s=Sum("reported_cost_nano"))["s"] == usd("86.16")
     day = rolled.filter(day="2026-03-10").aggregate(s=Sum("cost_nano"))["s"]
-    assert day == CONSOLE[("2026-03-10", "claude-sonnet-4-6")] + CONSOLE[("2026-03-10", "claude-opus-4-6")] + usd("0.10")
+    # the day's web searches ($0.10) are on its token rows
+    assert day == CONSOLE[("2026-03-10", "claude-sonnet-4-6")] + CONSOLE[("2026-03-10", "claude-opus-4-6")]
+    assert rolled.filter(day="2026-03-10").aggregate(s=Sum("fees_nano"))["s"] == usd("0.10")
 
 
 COST_LAYOUTS = {

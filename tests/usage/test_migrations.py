@@ -34,13 +34,18 @@ def test_0004_builds_blocks_for_days_rolled_up_before(back_to_latest):
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(AFTER)
+    blocks = executor.loader.project_state(AFTER).apps.get_model("usage", "DimensionUsage")
+    assert set(blocks.objects.filter(span=16).values_list("value", "cost_nano")) == {
+        (f"u{k}", sum(1000 + i for i in range(16) if i % 3 == k)) for k in range(3)}
+    assert blocks.objects.filter(span=4).count() == 4 * 3
 
-    from usage.models import DimensionUsage, Project
+    # the read side of today's schema finds them
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    from usage.models import Project
     from usage.reports.queries import SpendQuery, spend
 
-    assert set(DimensionUsage.objects.filter(span=16).values_list("value", "cost_nano")) == {
-        (f"u{k}", sum(1000 + i for i in range(16) if i % 3 == k)) for k in range(3)}
-    assert DimensionUsage.objects.filter(span=4).count() == 4 * 3
     _, total, _ = spend(SpendQuery(project=Project.objects.get(slug="old"), start=first,
                                        end=first + timedelta(days=15), ledger="metered",
                                        group_by=["user"]))
@@ -72,3 +77,32 @@ def test_0005_gives_billed_rows_stored_before_their_workspace_and_coverage(back_
     got = {r.external_id: (r.workspace, r.metadata.get("covers")) for r in new.objects.all()}
     assert got == {"a": ("Research, EU", None), "b": ("wrkspc_01", None),
                    "2026-03-09|wrkspc_01|~web_search|": ("wrkspc_01", "none"), "2026-03-09|": ("", "all")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0010_moves_openai_cache_writes_and_web_searches_to_their_columns(back_to_latest):
+    before, after = [("usage", "0009_dirtyday_coalesce")], [("usage", "0010_tools_fees_classes")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    project = old.get_model("tenant", "Project").objects.create(slug="old", name="Old")
+    record = old.get_model("usage", "UsageRecord")
+    common = {"project_id": project.pk, "timestamp": "2026-11-02T00:00:00Z", "day": "2026-11-02", "cost_nano": 1}
+    record.objects.create(source="api", external_id="o", provider="openai", model="gpt-5.6-sol",
+                          cache_write_5m_tokens=1000, cache_write_1h_tokens=2000, **common)
+    record.objects.create(source="api", external_id="a", provider="anthropic", model="claude-opus-4-6",
+                          cache_write_5m_tokens=300, **common)
+    record.objects.create(source="anthropic_console", external_id="c", provider="anthropic", ledger="billed",
+                          model="claude-sonnet-4-6", metadata={"web_search_count": 12, "inference_geo": "us"}, **common)
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    apps = executor.loader.project_state(after).apps
+    new = apps.get_model("usage", "UsageRecord")
+    got = {r.external_id: (r.cache_write_5m_tokens, r.cache_write_1h_tokens, r.cache_write_30m_tokens,
+                           r.cache_write_12h_tokens, r.web_search_requests, r.region, r.metadata)
+           for r in new.objects.all()}
+    assert got == {"o": (0, 0, 1000, 2000, 0, "", {}), "a": (300, 0, 0, 0, 0, "", {}),
+                   "c": (0, 0, 0, 0, 12, "us", {"inference_geo": "us"})}
+    dirty = apps.get_model("usage", "DirtyDay").objects.values_list("day", "ledger")
+    assert {(d.isoformat(), ledger) for d, ledger in dirty} == {("2026-11-02", "metered"), ("2026-11-02", "billed")}

@@ -19,14 +19,14 @@ from costwatch import crypto
 from tests.conftest import need
 from tests.usage.fake_providers import ANTHROPIC_KEY, OPENAI_KEY, Fake, serve
 from tests.usage.test_billed import OPENAI_TOKENS
-from tests.usage.test_imports import CONSOLE_TOTAL, FILE_SEARCH, SAMPLES, WEB_SEARCH, total
+from tests.usage.test_imports import CONSOLE_TOTAL, FILE_SEARCH, SAMPLES, total
 from usage import provider_api
 from usage.imports import run_import
 from usage.models import DirectoryEntry, ImportJob, ProviderConnection, UsageRecord
 from usage.sync import SyncFailed, rotate_keys, set_key, sync
 
 SINCE, UNTIL, TODAY = date(2026, 3, 9), date(2026, 3, 11), date(2026, 3, 12)
-ANTHROPIC_TOTAL = CONSOLE_TOTAL + WEB_SEARCH  # the cost report's total, unrounded
+ANTHROPIC_TOTAL = CONSOLE_TOTAL  # the cost report's total, unrounded
 OPENAI_TOTAL = OPENAI_TOKENS + FILE_SEARCH
 
 

@@ -90,13 +90,12 @@ def parse_usage(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Recor
                 if hour:
                     ext = ext + SEP + key(hour)
                 metadata = {"workspace_id": workspace}
-                if searches:
-                    metadata["web_search_count"] = searches
                 yield Record(
                     external_id=ext, timestamp=ts, model=model, provider="anthropic", ledger=LEDGER_BILLED,
                     api_key=r.get("api_key_id") or "", end_user=r.get("account_id") or "",
                     workspace=workspace, batch=batch, service_tier=tier, speed=speed,
                     long_context=context_is_long(r.get("context_window")), requests=0,
+                    region=r.get("inference_geo") or "", web_search_requests=searches,
                     metadata=metadata, **tokens,
                 )
 

@@ -123,8 +123,6 @@ def _usage_record(row: CsvRow) -> Record | None:
     if hour:
         ext = ext + SEP + key(hour)
     metadata = {"workspace": workspace}
-    if web_searches:
-        metadata["web_search_count"] = web_searches
     if geo:
         metadata["inference_geo"] = geo
     return Record(
@@ -139,7 +137,9 @@ def _usage_record(row: CsvRow) -> Record | None:
         service_tier=tier,
         speed=speed,
         long_context=context_is_long(context_window),
+        region=geo,
         requests=0,  # the export has no request counts
+        web_search_requests=web_searches,
         metadata=metadata,
         **tokens,
     )

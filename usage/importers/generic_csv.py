@@ -6,7 +6,9 @@ Columns (by name, any order, unknown columns ignored):
             file restating a day replaces it), provider, feature, user, api_key, batch,
             service_tier, speed, requests, input_tokens (uncached), output_tokens,
             cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
-            reasoning_tokens, cost_usd (what the provider billed), long_context,
+            cache_write_30m_tokens, cache_write_12h_tokens, audio_input_tokens,
+            reasoning_tokens, web_search_requests, web_fetch_requests, file_search_requests,
+            grounding_requests, region, cost_usd (what the provider billed), long_context,
             ledger (metered — the default — or billed)
 A row with cost_usd and no tokens is stored at that cost.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 
-from billing.pricing.classes import TOKEN_COLUMNS
+from billing.pricing.classes import FEE_COLUMNS, TOKEN_COLUMNS
 from billing.pricing.money import usd_to_nano
 from usage.importers.base import (
     CsvRow,
@@ -67,6 +69,7 @@ def _record(row: CsvRow) -> Record:
     if ledger not in {LEDGER_METERED, LEDGER_BILLED}:
         raise row.error("ledger", f"expected metered or billed, got {row.get('ledger')!r}")
     tokens = {name: row.int(name) for name in TOKENS}
+    tools = {name: row.int(name) for name in FEE_COLUMNS}
     if tokens["reasoning_tokens"] > tokens["output_tokens"]:
         raise row.error("reasoning_tokens", "expected at most output_tokens (reasoning is part of output)")
     usd = row.decimal("cost_usd", required=False)
@@ -76,6 +79,9 @@ def _record(row: CsvRow) -> Record:
     long_context = row.bool("long_context") if row.get("long_context") else None
     dims = [ts.isoformat(), model.lower(), provider, row.get("feature"), row.get("user"), row.get("api_key"),
             "batch" if batch else "", tier, row.get("speed").lower()]
+    region = row.get("region").lower()
+    if region:
+        dims.append(region)  # (keys of rows without a region stay what they were)
     return Record(
         external_id=row.get("id")[:255] or key(*dims),
         timestamp=ts,
@@ -88,9 +94,11 @@ def _record(row: CsvRow) -> Record:
         batch=batch,
         service_tier=tier,
         speed=row.get("speed").lower(),
+        region=region,
         long_context=long_context,
         requests=row.int("requests") if row.get("requests") else 1,
         reported_cost_nano=usd_to_nano(usd) if usd is not None else None,
-        cost_only=usd is not None and not any(tokens.values()),
+        cost_only=usd is not None and not any(tokens.values()) and not any(tools.values()),
         **tokens,
+        **tools,
     )

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Q
 from django.db.models.functions import ExtractHour
 
+from billing.pricing.classes import PROMPT_COLUMNS
 from usage.insights import whatif as wi
 from usage.models import UsageRecord
 from usage.reports.queries import SpendQuery, default_ledger, price_book
@@ -105,7 +106,7 @@ def recommend(q: SpendQuery, *, timezone: str = "UTC", limit: int = 8) -> tuple[
     for g in groups:
         if g["priced"]:
             acc = prompts.setdefault(g["feature"], [0, 0, 0])
-            acc[0] += g["input_tokens"] + g["cache_read_tokens"] + g["cache_write_5m_tokens"] + g["cache_write_1h_tokens"]
+            acc[0] += sum(g[c] for c in PROMPT_COLUMNS)
             acc[1] += g["cache_read_tokens"]
             acc[2] += g["records"]
     for feature, (prompt, read, records) in prompts.items():

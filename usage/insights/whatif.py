@@ -19,14 +19,14 @@ from fractions import Fraction
 from django.db.models import BigIntegerField, Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, NullIf
 
-from billing.pricing.classes import PRICED_COLUMNS, rate_class
+from billing.pricing.classes import PRICED_COLUMNS, PROMPT_COLUMNS, rate_class
 from billing.pricing.models import ModelPrice
 from billing.pricing.rates import Tokens, Unpriced, cost
 from usage.models import UsageRecord
 from usage.reports.queries import COLUMN, SpendQuery, default_ledger, price_book
 
 KINDS = ("model", "route", "no_cache", "no_batch", "batch", "cache")
-COST_COLUMNS = ["cost_nano", "cost_no_cache_nano", "cost_no_batch_nano"]
+COST_COLUMNS = ["cost_nano", "cost_no_cache_nano", "cost_no_batch_nano", "fees_nano"]
 
 
 class ScenarioError(ValueError):
@@ -118,7 +118,7 @@ def usage_groups(q: SpendQuery, *, bands: list[int]) -> list[dict]:
             qs = qs.filter(batch=str(value).lower() in {"1", "true", "yes"})
         else:
             qs = qs.filter(**{COLUMN[name]: value})
-    prompt = F("input_tokens") + F("cache_read_tokens") + F("cache_write_5m_tokens") + F("cache_write_1h_tokens")
+    prompt = sum((F(c) for c in PROMPT_COLUMNS[1:]), F(PROMPT_COLUMNS[0]))
     band = Case(*[When(Q(_prompt__gt=t), then=Value(len(bands) - i)) for i, t in enumerate(reversed(bands))],
                 default=Value(0), output_field=IntegerField())
     qs = qs.annotate(
@@ -182,7 +182,8 @@ class WhatIf:
 
 
 def _tokens(g: dict) -> Tokens:
-    """A group's sums as the pricing function's tokens (every priced class of the one list)."""
+    """A group's sums as the pricing function's tokens (every priced class of the one list).
+    Tool fees are not re-priced: a scenario keeps the group's fees_nano."""
     return Tokens(**{rate_class(c): g[c] for c in PRICED_COLUMNS})
 
 
@@ -215,13 +216,13 @@ def _group_whatif(g: dict, s: Scenario, book, bands: list[int]) -> tuple[int, st
             if g["batch"]:
                 return actual, g["model"]
             priced = cost(_tokens(g), rates, batch=True, speed=g["speed"], long_context=g["long_context"])
-            return priced.cost_nano, g["model"]
+            return priced.cost_nano + g["fees_nano"], g["model"]
         tokens = _more_cache(_tokens(g), s.hit_rate)
         if tokens is None:
             return actual, g["model"]
         priced = cost(tokens, rates, batch=g["batch"], service_tier=g["service_tier"], speed=g["speed"],
                       long_context=g["long_context"])
-        return priced.cost_nano, g["model"]
+        return priced.cost_nano + g["fees_nano"], g["model"]
     target = s.target(g["feature"])
     if target is None or book.resolve(g["model"]) == target:
         return actual, g["model"]
@@ -235,7 +236,8 @@ def _group_whatif(g: dict, s: Scenario, book, bands: list[int]) -> tuple[int, st
         long_context = bool(t) and t in bands and g["band"] > bands.index(t)
     priced = cost(_tokens(g), rates, batch=g["batch"], service_tier=g["service_tier"], speed=g["speed"],
                   long_context=long_context)
-    return priced.cost_nano, target
+    # tokens are re-priced; the tool fees stay what they were
+    return priced.cost_nano + g["fees_nano"], target
 
 
 def reprice(groups: list[dict], scenario: Scenario, *, book, bands: list[int]) -> WhatIf:

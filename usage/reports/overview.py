@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from billing.pricing.classes import LABELS
+from billing.pricing.classes import LABELS, TOOLS, fee_count
 from usage.reports.queries import (
     SpendQuery,
     by_day,
@@ -62,12 +62,25 @@ def overview(q: SpendQuery, *, today: date) -> dict:
 
 
 def token_rows(total: dict, classes: dict) -> list[dict]:
-    """Tokens, estimated cost and share of the total per token class."""
-    return [
+    """Tokens, estimated cost and share of the total per token class, then the tool fees
+    ("Tools": their request count instead of tokens) when there are any."""
+    rows = [
         {"name": name, "tokens": total[column], "cost_nano": classes[column],
          "share": _share(classes[column], total["cost_nano"])}
         for column, name in LABELS.items()
+        if total[column] or classes[column] or column in ALWAYS_SHOWN
     ]
+    calls = fee_count(total)
+    if calls or classes[TOOLS]:
+        rows.append({"name": "Tools", "calls": calls, "cost_nano": classes[TOOLS],
+                     "share": _share(classes[TOOLS], total["cost_nano"])})
+    return rows
+
+
+# The classes every project has; the others (OpenAI's 30m / 12h writes, audio) are listed
+# when they have tokens.
+ALWAYS_SHOWN = {"input_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+                "output_tokens"}
 
 
 def _share(part: int, whole: int) -> float | None:

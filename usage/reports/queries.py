@@ -12,7 +12,14 @@ from django.db import connection
 from django.db.models import BigIntegerField, F, Q, Sum
 from django.db.models.functions import Cast
 
-from billing.pricing.classes import METRICS, PRICED_COLUMNS, PROMPT_COLUMNS
+from billing.pricing.classes import (
+    CACHE_WRITE_COLUMNS,
+    METRICS,
+    PRICED_COLUMNS,
+    PROMPT_COLUMNS,
+    TOOLS,
+    rate_class,
+)
 from billing.pricing.money import decimal_string
 from billing.pricing.rates import PriceBook
 from costwatch.tenant.models import Project
@@ -152,8 +159,7 @@ def rollup_queryset(q: SpendQuery):
 
 def _metrics(sums: dict) -> dict:
     out = {m: int(sums.get(m) or 0) for m in METRICS}
-    prompt = (out["input_tokens"] + out["cache_read_tokens"] + out["cache_write_5m_tokens"]
-              + out["cache_write_1h_tokens"])
+    prompt = sum(out[c] for c in PROMPT_COLUMNS)
     out["cache_hit_rate"] = round(out["cache_read_tokens"] / prompt, 4) if prompt else None
     return out
 
@@ -201,6 +207,7 @@ def as_api(row: dict) -> dict:
     out["cache_savings_usd"] = decimal_string(row["cost_no_cache_nano"] - row["cost_nano"])
     out["batch_savings_usd"] = decimal_string(row["cost_no_batch_nano"] - row["cost_nano"])
     out["reported_cost_usd"] = decimal_string(row["reported_cost_nano"])
+    out["fees_usd"] = decimal_string(row["fees_nano"])  # tool fees, part of cost_usd
     return out
 
 
@@ -318,7 +325,7 @@ def derived(row: dict) -> dict:
     return {
         **row,
         "prompt_tokens": prompt,
-        "cache_write_tokens": row["cache_write_5m_tokens"] + row["cache_write_1h_tokens"],
+        "cache_write_tokens": sum(row[c] for c in CACHE_WRITE_COLUMNS),
         "avg_cost_nano": row["cost_nano"] // row["requests"] if row["requests"] else None,
         "cache_savings_nano": row["cost_no_cache_nano"] - row["cost_nano"],
         "batch_savings_nano": row["cost_no_batch_nano"] - row["cost_nano"],
@@ -332,29 +339,26 @@ def with_shares(rows: list[dict]) -> list[dict]:
 
 def _class_parts(row: dict, book) -> dict[str, Decimal] | None:
     """A (day, model) row's cost per token class: list rates, scaled so the classes add up
-    to the row's actual cost (which includes batch discounts, long-context and priority
-    rates). None for unpriced or unknown models."""
+    to the row's token cost (which includes batch discounts, long-context and priority
+    rates); its tool fees are the Tools class as they are. None for unpriced rows."""
     if not row["cost_nano"]:
         return None
-    rates = book.rates_at(row["model"], row["day"])
+    parts: dict[str, Decimal] = {TOOLS: Decimal(row["fees_nano"])}
+    token_cost = row["cost_nano"] - row["fees_nano"]
+    rates = book.rates_at(row["model"], row["day"]) if token_cost else None
     if rates is None:
-        return None
+        return parts
     per = rates.per_class()
-    parts = {
-        "input_tokens": row["input_tokens"] * per["input"],
-        "cache_read_tokens": row["cache_read_tokens"] * per["cache_read"],
-        "cache_write_5m_tokens": row["cache_write_5m_tokens"] * per["cache_write_5m"],
-        "cache_write_1h_tokens": row["cache_write_1h_tokens"] * per["cache_write_1h"],
-        "output_tokens": row["output_tokens"] * per["output"],
-        # the same writes at the uncached input rate: what caching adds on top
-        "write_premium": row["cache_write_5m_tokens"] * (per["cache_write_5m"] - per["input"])
-        + row["cache_write_1h_tokens"] * (per["cache_write_1h"] - per["input"]),
-    }
-    listed = sum(parts[c] for c in PRICED_COLUMNS)
+    listed_parts = {c: row[c] * per[rate_class(c)] for c in PRICED_COLUMNS}
+    listed = sum(listed_parts.values())
     if not listed:
-        return None
-    scale = Decimal(row["cost_nano"]) / listed
-    return {name: value * scale for name, value in parts.items()}
+        return parts
+    # the same writes at the uncached input rate: what caching adds on top
+    premium = sum(row[c] * (per[rate_class(c)] - per["input"]) for c in CACHE_WRITE_COLUMNS)
+    scale = Decimal(token_cost) / listed
+    parts.update({name: value * scale for name, value in listed_parts.items()})
+    parts["write_premium"] = premium * scale
+    return parts
 
 
 _BOOK: tuple[float, object] | None = None
@@ -370,10 +374,10 @@ def price_book():
 
 
 def class_costs(rows: list[dict]) -> dict[str, int]:
-    """Estimated cost per token class and the cache-write premium (nano-USD) of (day, model)
-    rows; see _class_parts."""
+    """Estimated cost per token class, the tool fees (TOOLS) and the cache-write premium
+    (nano-USD) of (day, model) rows; see _class_parts."""
     book = price_book()
-    out = dict.fromkeys([*PRICED_COLUMNS, "write_premium"], Decimal(0))
+    out = dict.fromkeys([*PRICED_COLUMNS, TOOLS, "write_premium"], Decimal(0))
     for row in rows:
         parts = _class_parts(row, book)
         for name, value in (parts or {}).items():
@@ -459,11 +463,10 @@ ORDER_SQL = {
     "requests": "requests",
     "input": "input_tokens",
     "cache_read": "cache_read_tokens",
-    "cache_write": "(cache_write_5m_tokens + cache_write_1h_tokens)",
+    "cache_write": "(" + " + ".join(CACHE_WRITE_COLUMNS) + ")",
     "output": "output_tokens",
     "avg": "(cost_nano * 1.0 / NULLIF(requests, 0))",
-    "hit": "(cache_read_tokens * 1.0 / NULLIF(input_tokens + cache_read_tokens"
-           " + cache_write_5m_tokens + cache_write_1h_tokens, 0))",
+    "hit": "(cache_read_tokens * 1.0 / NULLIF(" + " + ".join(PROMPT_COLUMNS) + ", 0))",
 }
 
 

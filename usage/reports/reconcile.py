@@ -39,7 +39,7 @@ NO_BILLED_DATA = "no billed data"
 NO_METERED_DATA = "provider not metered"
 FLAGGED = {DIFFERS, MISSING_BILLED, NOT_METERED}
 
-SUMS = ["cost_nano", "reported_cost_nano", "requests", *PRICED_COLUMNS]
+SUMS = ["cost_nano", "reported_cost_nano", "fees_nano", "requests", *PRICED_COLUMNS]
 
 
 @dataclass
@@ -48,10 +48,12 @@ class Side:
     reported_cost_nano: int = 0
     requests: int = 0
     tokens: int = 0
+    fees_nano: int = 0  # tool fees, part of cost_nano
 
     def add(self, other: Side) -> None:
         self.cost_nano += other.cost_nano
         self.reported_cost_nano += other.reported_cost_nano
+        self.fees_nano += other.fees_nano
         self.requests += other.requests
         self.tokens += other.tokens
 
@@ -144,6 +146,7 @@ def _side(row: dict) -> Side:
         reported_cost_nano=int(row["reported_cost_nano"] or 0),
         requests=int(row["requests"] or 0),
         tokens=sum(int(row[c] or 0) for c in PRICED_COLUMNS),
+        fees_nano=int(row["fees_nano"] or 0),
     )
 
 

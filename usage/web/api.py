@@ -10,11 +10,17 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from billing.pricing.classes import TOKEN_COLUMNS
+from billing.pricing.classes import FEE_COLUMNS, TOKEN_COLUMNS
 from billing.pricing.money import decimal_string
 from costwatch.tenant.access import ingest_key, key_or_session, project_for
 from usage.ingest import record_usage
-from usage.records import Record, UsageFormatError, guess_provider, normalize_usage
+from usage.records import (
+    Record,
+    UsageFormatError,
+    count_tool_calls,
+    guess_provider,
+    normalize_usage,
+)
 from usage.reports import reconcile
 from usage.reports.queries import DIMENSIONS, GRANULARITIES, SpendQuery, as_api, directory_names, spend
 from usage.web.filters import MAX_DAYS
@@ -47,6 +53,19 @@ class EventIn(BaseModel):
     cache_write_5m_tokens: int | None = Field(default=None, ge=0)
     cache_write_1h_tokens: int | None = Field(default=None, ge=0)
     reasoning_tokens: int | None = Field(default=None, ge=0)
+    cache_write_30m_tokens: int | None = Field(default=None, ge=0)
+    cache_write_12h_tokens: int | None = Field(default=None, ge=0)
+    audio_input_tokens: int | None = Field(default=None, ge=0)
+    # Tool calls billed per request. Given here they win over what `usage` / `output` say
+    # (Gemini grounding and OpenAI's calls are not in the usage object).
+    web_search_requests: int | None = Field(default=None, ge=0)
+    web_fetch_requests: int | None = Field(default=None, ge=0)
+    file_search_requests: int | None = Field(default=None, ge=0)
+    grounding_requests: int | None = Field(default=None, ge=0)
+    output: list | None = Field(default=None, description="OpenAI Responses `output` items: web_search_call "
+                                "and file_search_call items are counted as tool calls")
+    region: str = Field(default="", max_length=40, description="Regional processing: Anthropic inference_geo "
+                        "(also read from `usage`), OpenAI regional endpoint (eu, us, …); empty = global")
     metadata: dict = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -81,9 +100,13 @@ def _event_to_record(event: EventIn, now: datetime) -> Record:
         provider = provider or detected
         service_tier = event.service_tier or str(event.usage.get("service_tier") or "")
         speed = event.speed or str(event.usage.get("speed") or "")
+        region = event.region or str(event.usage.get("inference_geo") or "")
     else:
         tokens = {f: getattr(event, f) or 0 for f in TOKEN_FIELDS}
-        service_tier, speed = event.service_tier, event.speed
+        service_tier, speed, region = event.service_tier, event.speed, event.region
+    if event.output is not None:
+        tokens.update(count_tool_calls(event.output))
+    tokens.update({f: getattr(event, f) for f in FEE_COLUMNS if getattr(event, f) is not None})
     ts = event.timestamp or now
     if timezone.is_naive(ts):
         ts = ts.replace(tzinfo=UTC)
@@ -98,6 +121,7 @@ def _event_to_record(event: EventIn, now: datetime) -> Record:
         batch=event.batch or service_tier == "batch",
         service_tier=service_tier,
         speed=speed,
+        region=region,
         metadata=event.metadata,
         **tokens,
     )
@@ -268,7 +292,8 @@ class ReconcileParams(Schema):
 def _side_api(side) -> dict | None:
     if side is None:
         return None
-    return {"cost_usd": decimal_string(side.cost_nano), "requests": side.requests, "tokens": side.tokens,
+    return {"cost_usd": decimal_string(side.cost_nano), "fees_usd": decimal_string(side.fees_nano),
+            "requests": side.requests, "tokens": side.tokens,
             "reported_cost_usd": decimal_string(side.reported_cost_nano) if side.reported_cost_nano else None}
 
 

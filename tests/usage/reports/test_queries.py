@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from billing.pricing.classes import METRICS
 from usage.models import DailyModelUsage, DailyUsage
 from usage.reports.queries import (
     SpendQuery,
@@ -50,8 +51,7 @@ def test_range_summary_finds_cheapest_and_dearest_day():
 
 
 def test_by_day_fills_gaps_with_zeros():
-    rows = [{"day": date(2026, 1, 2), "model": "m", "cost_nano": 7, "requests": 1,
-             **dict.fromkeys(["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens", "cost_no_cache_nano", "cost_no_batch_nano", "reported_cost_nano", "unpriced_requests", "unpriced_records"], 0)}]
+    rows = [{"day": date(2026, 1, 2), "model": "m", **dict.fromkeys(METRICS, 0), "cost_nano": 7, "requests": 1}]
     days = by_day(rows, date(2026, 1, 1), date(2026, 1, 3))
     assert [(d["day"].day, d["cost_nano"]) for d in days] == [(1, 0), (2, 7), (3, 0)]
 
@@ -59,9 +59,8 @@ def test_by_day_fills_gaps_with_zeros():
 @pytest.mark.django_db
 def test_class_costs_split_scaled_to_actual_cost():
     # sonnet 4.5 list rates: in 3, out 15, read 0.3, write-5m 3.75 per M
-    row = {"day": date(2026, 1, 5), "model": "claude-sonnet-4-5", "input_tokens": 100_000,
-           "output_tokens": 100_000, "cache_read_tokens": 0, "cache_write_5m_tokens": 100_000,
-           "cache_write_1h_tokens": 0}
+    row = {"day": date(2026, 1, 5), "model": "claude-sonnet-4-5", **dict.fromkeys(METRICS, 0),
+           "input_tokens": 100_000, "output_tokens": 100_000, "cache_write_5m_tokens": 100_000}
     listed = 0.3 + 1.5 + 0.375
     full = class_costs([{**row, "cost_nano": int(listed * NANO)}])
     assert full["output_tokens"] == pytest.approx(1.5 * NANO, abs=2)
@@ -71,6 +70,12 @@ def test_class_costs_split_scaled_to_actual_cost():
     assert half["output_tokens"] == pytest.approx(0.75 * NANO, abs=2)
     unknown = class_costs([{**row, "model": "nope", "cost_nano": 5}])
     assert sum(unknown.values()) == 0
+    # tool fees are their own class, as they are; the token classes share the rest
+    tools = class_costs([{**row, "cost_nano": int(listed * NANO) + 30_000_000, "fees_nano": 30_000_000}])
+    assert tools["fees_nano"] == 30_000_000
+    assert tools["output_tokens"] == pytest.approx(1.5 * NANO, abs=2)
+    # an unknown model's fees are still Tools
+    assert class_costs([{**row, "model": "nope", "cost_nano": 5, "fees_nano": 5}])["fees_nano"] == 5
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from billing.pricing.classes import PRICED_COLUMNS
 from usage.imports import run_import
 from usage.reports.sessions import blocks, sessions, turns
 
@@ -18,8 +19,7 @@ def at(hour: int, minute: int = 0, day: int = 10) -> datetime:
 def row(ts: datetime, cost: int | None = 1_000_000_000, model: str = "claude-sonnet-4-6", session: str = "s1") -> dict:
     return {"timestamp": ts, "model": model, "priced_model": "", "feature": "app",
             "metadata": {"session_id": session}, "requests": 1, "cost_nano": cost,
-            "input_tokens": 10, "cache_read_tokens": 0, "cache_write_5m_tokens": 0,
-            "cache_write_1h_tokens": 0, "output_tokens": 5}
+            **dict.fromkeys(PRICED_COLUMNS, 0), "input_tokens": 10, "output_tokens": 5}
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from usage.models import DailyModelUsage, ImportJob, UsageRecord
 from usage.tasks import import_file
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
-CONSOLE_TOTAL = 85_924_875_800  # see test_imports.CONSOLE
+CONSOLE_TOTAL = 86_144_875_800  # see test_imports.CONSOLE (tokens and 22 web searches)
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,7 @@ def test_htmx_upload_imports_and_shows_summary(logged_in, project, user):
     html = response.content.decode()
     assert "Detected format: <strong" in html and "Anthropic Console usage export" in html
     assert 'data-testid="records-added">7<' in html
-    assert 'data-testid="cost-added">$85.92<' in html
+    assert 'data-testid="cost-added">$86.14<' in html  # tokens $85.92 + 22 web searches $0.22
     assert "?range=custom&amp;start=2026-03-09&amp;end=2026-03-10" in html
     assert 'id="import-history" hx-swap-oob="true"' in html  # the history table refreshes too
     job = ImportJob.objects.get()
@@ -147,7 +147,8 @@ def test_command_prints_the_summary(project):
     assert "anthropic_console_usage.csv: anthropic_console_usage" in text
     assert "anthropic_console_cost.csv: anthropic_console_cost" in text
     assert "rows read: 32\n" in text and "records added: 17\n" in text
-    assert "cost rows matched to token rows (kept as reported cost): 7\n" in text and "rows rejected: 0\n" in text
+    # 7 token-cost rows and 3 web search rows (the token rows price the searches)
+    assert "cost rows matched to token rows (kept as reported cost): 10\n" in text and "rows rejected: 0\n" in text
     assert "cost added: $86.144875800\n" in text  # tokens at our prices + $0.22 web search
     job = ImportJob.objects.get()
     assert job.created_by is None and job.status == "done"  # history shows "command line"
