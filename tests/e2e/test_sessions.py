@@ -86,3 +86,21 @@ def test_without_logs_the_page_says_how_to_import_them(logged_in_page, project):
     assert "~/.claude/projects/" in empty.inner_text()
     empty.get_by_role("link", name="Imports").click()
     page.wait_for_url("**/imports/")
+
+
+def test_an_imported_claude_code_log_links_to_its_sessions(logged_in_page, project, settings, tmp_path):
+    from pathlib import Path
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "samples" / "claude_code_session.jsonl"
+    page = logged_in_page
+    page.goto(f"/p/{project.slug}/imports/")
+    page.set_input_files("input[type=file]", str(sample))
+    page.get_by_role("button", name="Import").click()
+    link = page.get_by_test_id("import-sessions")
+    link.wait_for(timeout=30_000)
+    link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/sessions/?range=custom**")
+    rows = page.locator("[data-testid=sessions-table] tbody tr")
+    assert rows.count() == 1 and "7f3c2a91" in rows.first.inner_text()

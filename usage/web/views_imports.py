@@ -43,12 +43,15 @@ def job_view(job: ImportJob) -> dict:
     done_bytes, rows_read = live_progress(job)
     percent = min(100, done_bytes * 100 // job.file_size) if job.file_size else 0
     first, last = job.first_day, job.last_day
-    days_url = ""
+    days_url = sessions_url = ""
     ledger = job_ledger(job)
     if job.status == "done" and first and last:
-        days_url = reverse("overview", args=[job.project.slug]) + f"?range=custom&start={first}&end={last}"
+        days = f"?range=custom&start={first}&end={last}"
+        days_url = reverse("overview", args=[job.project.slug]) + days
         if ledger:
             days_url += f"&ledger={ledger}"
+        if "claude_code" in job.format.split(", "):
+            sessions_url = reverse("sessions", args=[job.project.slug]) + days
     return {
         "obj": job,
         "running": job.status in {"pending", "running"},
@@ -56,6 +59,7 @@ def job_view(job: ImportJob) -> dict:
         "rows_read": rows_read,
         "formats": [REGISTRY[n].description if n in REGISTRY else n for n in job.format.split(", ") if n],
         "days_url": days_url,
+        "sessions_url": sessions_url,
         "ledger": ledger,
     }
 
