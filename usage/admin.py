@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from usage.models import DailyUsage, ImportJob, UsageRecord
+from usage.models import DailyUsage, DirtyDay, ImportJob, UsageRecord
 
 
 @admin.register(UsageRecord)
@@ -21,3 +21,12 @@ class DailyUsageAdmin(admin.ModelAdmin):
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
     list_display = ["created_at", "project", "file_name", "format", "status", "records_added"]
+
+
+@admin.register(DirtyDay)
+class DirtyDayAdmin(admin.ModelAdmin):
+    """Stale rollups; a failing one shows its error, attempts and next try."""
+
+    list_display = ["day", "project", "ledger", "marked_at", "attempts", "retry_at", "error"]
+    list_filter = ["ledger"]
+    readonly_fields = ["project", "day", "ledger", "marked_at", "attempts", "retry_at", "error"]

@@ -15,6 +15,9 @@ process — the embedded default imports uploads in a background thread — is k
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,13 +25,13 @@ from datetime import date
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from costwatch.tenant.models import Project
-from usage import billed
+from usage import billed, bounds
 from usage.importers import REGISTRY, detect, expand
-from usage.importers.base import ImportFormatError, InputFile, ParseStats
+from usage.importers.base import ImportFormatError, InputFile, ParseStats, close_archives, located
 from usage.ingest import Counts, mark_dirty, record_usage
 from usage.models import LEDGER_BILLED, ImportJob, UsageRecord
 
@@ -93,12 +96,11 @@ def input_files(paths: Iterable[str | Path], *, names: list[str] | None = None) 
     for index, raw in enumerate(paths):
         path = Path(raw)
         if path.is_dir():
-            found = sorted(path.rglob("*.jsonl"))
-            if not found:
-                raise ImportFormatError(str(path), "a folder without .jsonl files (expected ~/.claude/projects)")
-            candidates = [InputFile(name=str(p), path=p) for p in found]
+            candidates = [InputFile(name=str(p), path=p) for p in folder_logs(path)]
         elif path.is_file():
             candidates = [InputFile(name=names[index] if names else path.name, path=path)]
+        elif path.exists():
+            raise ImportFormatError(str(path), "not a regular file (a FIFO, socket or device)")
         else:
             raise ImportFormatError(str(path), "no such file")
         for file in candidates:
@@ -112,6 +114,24 @@ def input_files(paths: Iterable[str | Path], *, names: list[str] | None = None) 
     return files
 
 
+def folder_logs(folder: Path) -> list[Path]:
+    """The .jsonl files under a folder (a copied ~/.claude/projects), in name order. Symbolic
+    links, FIFOs and devices are refused: an import reads only the folder's own files."""
+    found = []
+    for root, dirs, filenames in os.walk(folder):
+        for name in sorted(dirs + filenames):
+            entry = Path(root) / name
+            if entry.is_symlink():
+                raise ImportFormatError(str(entry), "a symbolic link; copy the files themselves into the folder")
+            if name in filenames and name.endswith(".jsonl"):
+                if not stat.S_ISREG(entry.lstat().st_mode):
+                    raise ImportFormatError(str(entry), "not a regular file (a FIFO, socket or device)")
+                found.append(entry)
+    if not found:
+        raise ImportFormatError(str(folder), "a folder without .jsonl files (expected ~/.claude/projects)")
+    return sorted(found)
+
+
 def _check_size(file: InputFile, limit: int, what: str = "") -> None:
     if file.size > limit:
         raise ImportFormatError(
@@ -122,8 +142,11 @@ def _check_size(file: InputFile, limit: int, what: str = "") -> None:
 
 def detect_format(path: str | Path, name: str = "") -> str:
     """The format of one file (for the upload page); raises ImportFormatError."""
-    file = InputFile(name=name or Path(path).name, path=Path(path))
-    return detect(expand(file)[0])
+    files = expand(InputFile(name=name or Path(path).name, path=Path(path)))
+    try:
+        return detect(files[0])
+    finally:
+        close_archives(files)
 
 
 def run_import(
@@ -147,46 +170,21 @@ def run_import(
     ImportJob.objects.filter(pk=job.pk).update(status="running", error="")
     summary = ImportSummary()
     stats = ParseStats()
+    files: list[tuple[InputFile, str]] = []
     try:
-        files = []
-        for index, path in enumerate(paths):
-            named = formats[index] if formats else format
-            shown = [names[index]] if names else None
-            files.extend((file, named) for file in input_files([path], names=shown))
-        groups: dict[str, list[InputFile]] = {}
-        for file, named in files:
-            name = named if named != "auto" else detect(file)
-            if name not in REGISTRY:
-                raise ImportFormatError(file.name, f"unknown format {name!r}; one of {', '.join(REGISTRY)}")
-            groups.setdefault(name, []).append(file)
-            summary.files.append(FileResult(file.name, name))
-        progress = _Progress(watched, stats, total=sum(f.size for f, _ in files))
-        try:
-            with transaction.atomic():
-                for name, group in groups.items():
-                    fmt = REGISTRY[name]
-                    if fmt.ledger == LEDGER_BILLED:
-                        counts = billed.store(
-                            project=project, format=name, source=fmt.source, kind=fmt.kind,
-                            records=fmt.parse(group, stats), import_job=job, on_progress=progress,
-                        )
-                        if note := billed.describe(counts):
-                            summary.notes.append(note)
-                    else:
-                        counts = record_usage(
-                            project=project, source=fmt.source, records=fmt.parse(group, stats),
-                            merge=True, import_job=job, on_progress=progress,
-                        )
-                    summary.add(counts)
-        finally:
-            progress.close()
-    except ImportFormatError as exc:
+        _store(project=project, paths=paths, format=format, formats=formats, names=names, job=job,
+               watched=watched, files=files, summary=summary, stats=stats)
+    except (ImportFormatError, bounds.OutOfBounds) as exc:
+        message = str(exc if isinstance(exc, ImportFormatError) else _located(exc, stats))
         summary.rows_rejected = 1
-        ImportJob.objects.filter(pk=job.pk).update(
-            status="failed", error=str(exc), finished_at=timezone.now(),
-            rows_read=stats.rows_read, rows_rejected=1,
-        )
-        raise ImportFailed(str(exc)) from exc
+        _fail(job, message, rows_read=stats.rows_read, rows_rejected=1)
+        raise ImportFailed(message) from exc
+    except BaseException as exc:
+        with contextlib.suppress(DatabaseError):  # the database itself may be what failed
+            _fail(job, f"internal error while importing ({type(exc).__name__}); nothing was imported")
+        raise
+    finally:
+        close_archives([file for file, _ in files])
     summary.rows_read, summary.rows_skipped = stats.rows_read, stats.rows_skipped
     summary.duplicates += stats.duplicates
     done_formats = sorted({f.format for f in summary.files})
@@ -196,6 +194,53 @@ def run_import(
         progress_bytes=job.file_size or stats.progress(), **summary.columns(),
     )
     return summary
+
+
+def _store(*, project, paths, format, formats, names, job, watched, files, summary, stats) -> None:
+    """Parse and store every file of a run in one transaction (run_import's body)."""
+    for index, path in enumerate(paths):
+        named = formats[index] if formats else format
+        shown = [names[index]] if names else None
+        files.extend((file, named) for file in input_files([path], names=shown))
+    groups: dict[str, list[InputFile]] = {}
+    for file, named in files:
+        name = named if named != "auto" else detect(file)
+        if name not in REGISTRY:
+            raise ImportFormatError(file.name, f"unknown format {name!r}; one of {', '.join(REGISTRY)}")
+        groups.setdefault(name, []).append(file)
+        summary.files.append(FileResult(file.name, name))
+    progress = _Progress(watched, stats, total=sum(f.size for f, _ in files))
+    try:
+        with transaction.atomic():
+            for name, group in groups.items():
+                fmt = REGISTRY[name]
+                records = located(fmt.parse(group, stats), stats)
+                if fmt.ledger == LEDGER_BILLED:
+                    counts = billed.store(
+                        project=project, format=name, source=fmt.source, kind=fmt.kind,
+                        records=records, import_job=job, on_progress=progress,
+                    )
+                    if note := billed.describe(counts):
+                        summary.notes.append(note)
+                else:
+                    counts = record_usage(
+                        project=project, source=fmt.source, records=records,
+                        merge=True, import_job=job, on_progress=progress,
+                    )
+                summary.add(counts)
+    finally:
+        progress.close()
+
+
+def _located(exc: bounds.OutOfBounds, stats: ParseStats) -> ImportFormatError:
+    """A bounds refusal as an import error naming the file and line of the record."""
+    file, line = exc.origin if isinstance(exc.origin, tuple) else stats.location
+    return ImportFormatError(file or "import", exc.message, line=line, column=exc.field)
+
+
+def _fail(job: ImportJob, message: str, **counts) -> None:
+    ImportJob.objects.filter(pk=job.pk).update(status="failed", error=message, finished_at=timezone.now(),
+                                               **counts)
 
 
 def delete_import(job: ImportJob) -> int:
@@ -267,15 +312,8 @@ def import_job_file(job_id: int) -> None:
     job = ImportJob.objects.select_related("project").filter(pk=job_id).first()
     if job is None or job.status in {"done", "failed"}:
         return
-    try:
+    # the job carries the message (run_import marks the job failed on any error)
+    with contextlib.suppress(ImportFailed):
         run_import(project=job.project, paths=[job.file_path], format=job.format or "auto", job=job,
                    names=[job.file_name])
-    except ImportFailed:
-        pass  # the job carries the message
-    except Exception as exc:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status="failed", finished_at=timezone.now(),
-            error=f"internal error while importing ({type(exc).__name__}); nothing was imported",
-        )
-        raise
     Path(job.file_path).unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from billing.pricing.classes import (
 from billing.pricing.rates import PriceBook, Tokens, Tools, Unpriced, cost, is_regional
 from costwatch import hooks
 from costwatch.tenant.models import Project
+from usage import bounds
 from usage.models import DirtyDay, ImportJob, UsageRecord
 from usage.records import Record
 
@@ -85,6 +86,9 @@ def _row_defaults() -> dict:
 
 def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
               import_job: ImportJob | None = None) -> Row:
+    """The row to store for a record; raises bounds.OutOfBounds for a record (or its cost)
+    out of the accepted bounds."""
+    bounds.check(record)
     ts = record.timestamp
     row = Row(
         project_id=project.pk,  # ids, not instances: the descriptors cost ~10% of a big import
@@ -114,6 +118,8 @@ def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
     )
     row.priced_model = book.resolve(record.model) or ""
     apply_price(row, book, explicit_long_context=record.long_context)
+    if (problem := bounds.cost_problem(row.cost_nano)) is not None:
+        raise bounds.OutOfBounds("cost", problem, origin=record.origin)
     return row
 
 

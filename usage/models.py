@@ -305,6 +305,11 @@ class DirtyDay(models.Model):
     # The claim of the rollup task that owns the mark (NULL: none queued); a task whose
     # claim is not the mark's returns without recomputing.
     queued_at = models.DateTimeField(null=True, blank=True)
+    # A rollup that failed: how often, the last error, and when the catch-up tries again
+    # (usage.rollups.record_failure); shown to staff in the admin.
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from usage.bounds import MAX_COUNT
 from usage.models import LEDGER_METERED
 
 
@@ -47,6 +48,9 @@ class Record:
     # tokens don't price (web search, file search, …). See usage.billed.
     covers: str = ""
     metadata: dict = field(default_factory=dict)
+    # Where the record came from, for error messages (not stored): the API's event index,
+    # an importer's (file, line).
+    origin: object = field(default=None, compare=False, repr=False)
 
 
 class UsageFormatError(ValueError):
@@ -54,20 +58,29 @@ class UsageFormatError(ValueError):
 
 
 def _int(value, name: str) -> int:
+    """A token count as the providers send it: a JSON integer (not 1.0, "1" or true)."""
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UsageFormatError(f"{name}: expected a non-negative integer, got {value!r}")
-    if value < 0 or (isinstance(value, float) and not value.is_integer()):
-        raise UsageFormatError(f"{name}: expected a non-negative integer, got {value!r}")
-    return int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise UsageFormatError(f"{name}: expected a whole number from 0 to 10^15, got {value!r}")
+    return value
+
+
+def _details(usage: dict, name: str, path: str = "usage") -> dict:
+    """A `*_details` object of a usage object ({} when absent or null)."""
+    value = usage.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UsageFormatError(f"{path}.{name}: expected an object, got {type(value).__name__}")
+    return value
 
 
 def _openai_cache_writes(details: dict, path: str) -> tuple[int, int]:
     """OpenAI (GPT-5.6+) cache writes inside the prompt count: (30-minute, 12-hour), stored
     as their own classes. Writes without a TTL breakdown are 30-minute."""
     total = _int(details.get("cache_write_tokens"), f"{path}.cache_write_tokens")
-    ttl = details.get("cache_write_tokens_details") or {}
+    ttl = _details(details, "cache_write_tokens_details", path)
     w30 = _int(ttl.get("ttl_30m_tokens"), f"{path}.cache_write_tokens_details.ttl_30m_tokens")
     w12 = _int(ttl.get("ttl_12h_tokens"), f"{path}.cache_write_tokens_details.ttl_12h_tokens")
     return w30 + max(0, total - w30 - w12), w12
@@ -160,8 +173,8 @@ def _normalize(usage: dict, provider_hint: str = "") -> tuple[dict[str, int], st
         }, "google"
     if "prompt_tokens" in usage or "completion_tokens" in usage:
         prompt = _int(usage.get("prompt_tokens"), "usage.prompt_tokens")
-        details = usage.get("prompt_tokens_details") or {}
-        out_details = usage.get("completion_tokens_details") or {}
+        details = _details(usage, "prompt_tokens_details")
+        out_details = _details(usage, "completion_tokens_details")
         if "prompt_cache_hit_tokens" in usage:
             # DeepSeek: prompt = hit + miss
             cached = _int(usage.get("prompt_cache_hit_tokens"), "usage.prompt_cache_hit_tokens")
@@ -192,12 +205,12 @@ def _normalize(usage: dict, provider_hint: str = "") -> tuple[dict[str, int], st
     if responses_shape:
         # OpenAI Responses API
         prompt = _int(usage.get("input_tokens"), "usage.input_tokens")
-        details = usage.get("input_tokens_details") or {}
+        details = _details(usage, "input_tokens_details")
         return {
             **_openai_prompt(prompt, details, "usage.input_tokens_details", "input_tokens"),
             "output_tokens": _int(usage.get("output_tokens"), "usage.output_tokens"),
             "reasoning_tokens": _int(
-                (usage.get("output_tokens_details") or {}).get("reasoning_tokens"),
+                _details(usage, "output_tokens_details").get("reasoning_tokens"),
                 "usage.output_tokens_details.reasoning_tokens",
             ),
         }, "openai"
@@ -213,7 +226,7 @@ def _normalize(usage: dict, provider_hint: str = "") -> tuple[dict[str, int], st
             w5 += max(0, total_write - w5 - w1)
         else:
             w5, w1 = total_write, 0
-        out_details = usage.get("output_tokens_details") or {}
+        out_details = _details(usage, "output_tokens_details")
         tools = usage.get("server_tool_use") or {}
         if not isinstance(tools, dict):
             raise UsageFormatError("usage.server_tool_use: expected an object")

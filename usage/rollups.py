@@ -8,6 +8,7 @@ UPDATE) so that two workers recomputing the same project serialize instead of in
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -20,6 +21,9 @@ from django.utils import timezone
 from billing.pricing.classes import METRICS, SUMS
 from costwatch.tenant.models import Project
 from usage.models import DailyModelUsage, DailyUsage, DimensionUsage, DirtyDay, UsageRecord
+
+logger = logging.getLogger(__name__)
+RETRY_MAX = timedelta(hours=1)
 
 
 def _detail_sql() -> str:
@@ -200,7 +204,7 @@ def claim_late(*, late_seconds: float, limit: int = 500) -> list[tuple[int, date
     `late_seconds` past due (a lost task). Returns (project_id, day, ledger, claim)."""
     now = timezone.now()
     stale = now - timedelta(seconds=late_seconds)
-    late = (DirtyDay.objects.filter(Q(queued_at__isnull=True) | Q(due_at__lt=stale) | Q(due_at__isnull=True))
+    late = (_due(DirtyDay.objects.filter(Q(queued_at__isnull=True) | Q(due_at__lt=stale) | Q(due_at__isnull=True)))
             .order_by(Coalesce("dirty_since", "marked_at")).values_list("pk", "project_id", "day", "ledger")[:limit])
     out = []
     for pk, project_id, day, ledger in list(late):
@@ -230,19 +234,45 @@ def clear_mark(*, project_id: int, day: date, ledger: str, seen) -> bool:
 
 
 def rollup_dirty(*, limit: int | None = None) -> int:
-    """Recompute every dirty day; returns how many were done."""
-    marks = DirtyDay.objects.order_by("marked_at").values_list("project_id", "day", "ledger")
+    """Recompute every dirty day that is due; returns how many were done. A day whose rollup
+    fails is recorded on its mark and retried later: it never stops the other days."""
+    marks = _due(DirtyDay.objects.all()).order_by("marked_at").values_list("project_id", "day", "ledger")
     if limit:
         marks = marks[:limit]
-    done = 0
-    for project_id, day, ledger in list(marks):
+    return sum(try_rollup(project_id=p, day=d, ledger=ledger) for p, d, ledger in list(marks))
+
+
+def _due(marks):
+    """The marks not waiting for a retry after a failed rollup."""
+    return marks.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()))
+
+
+def try_rollup(*, project_id: int, day: date, ledger: str) -> bool:
+    """rollup_day, or, if it fails, the failure recorded on the day's mark (False)."""
+    try:
         rollup_day(project_id=project_id, day=day, ledger=ledger)
-        done += 1
-    return done
+    except Exception as exc:
+        record_failure(project_id=project_id, day=day, ledger=ledger, exc=exc)
+        return False
+    return True
+
+
+def record_failure(*, project_id: int, day: date, ledger: str, exc: Exception) -> None:
+    """Keep (or make) the day's mark, unclaimed, with the error; the next try waits 1, 2,
+    4, … minutes, at most RETRY_MAX. Staff see it in the admin."""
+    logger.error("rollup of project %s, %s %s failed", project_id, day, ledger, exc_info=exc)
+    now = timezone.now()
+    mark, _ = DirtyDay.objects.get_or_create(project_id=project_id, day=day, ledger=ledger,
+                                             defaults={"marked_at": now})
+    attempts = mark.attempts + 1
+    delay = min(RETRY_MAX, timedelta(minutes=2 ** min(attempts - 1, 10)))
+    DirtyDay.objects.filter(pk=mark.pk).update(attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:2000],
+                                               retry_at=now + delay, queued_at=None)
 
 
 def rollup_all(*, project_id: int | None = None) -> int:
-    """Recompute every day that has records (e.g. after a bulk re-price)."""
+    """Recompute every day that has records (e.g. after a bulk re-price); returns how many
+    were done (a failing day is recorded, see try_rollup)."""
     qs = UsageRecord.objects.all()
     if project_id:
         qs = qs.filter(project_id=project_id)
@@ -251,6 +281,4 @@ def rollup_all(*, project_id: int | None = None) -> int:
     if project_id:
         stale = stale.filter(project_id=project_id)
     keys += list(stale.values_list("project_id", "day", "ledger").distinct())
-    for project_id_, day, ledger in set(keys):
-        rollup_day(project_id=project_id_, day=day, ledger=ledger)
-    return len(set(keys))
+    return sum(try_rollup(project_id=p, day=d, ledger=ledger) for p, d, ledger in set(keys))

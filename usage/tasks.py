@@ -26,7 +26,11 @@ def rollup_day(project_id: int, day: str, ledger: str, claim: str | None = None)
     at = datetime.fromisoformat(claim) if claim else None
     recomputed = 0
     while True:
-        done = rollups.rollup_marked(**args, claim=at, interval=_interval())
+        try:
+            done = rollups.rollup_marked(**args, claim=at, interval=_interval())
+        except Exception as exc:  # recorded on the mark, retried later by the beat (claim_late)
+            rollups.record_failure(**args, exc=exc)
+            return recomputed
         if not done.recomputed:
             return recomputed
         recomputed += 1

@@ -54,6 +54,7 @@ REGISTRY: dict[str, Format] = {
     ]
 }
 FORMAT_CHOICES = ["auto", *REGISTRY]
+ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
 
 def expand(file: InputFile) -> list[InputFile]:
@@ -61,15 +62,30 @@ def expand(file: InputFile) -> list[InputFile]:
     if not zipfile.is_zipfile(file.path):
         return [file]
     try:
-        with zipfile.ZipFile(file.path) as zf:
-            members = [i for i in zf.infolist() if i.filename.endswith(".jsonl") and not i.is_dir()]
-    except zipfile.BadZipFile as exc:
+        archive = zipfile.ZipFile(file.path)  # noqa: SIM115 (shared by the members, see close_archives)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise ImportFormatError(file.name, f"a damaged zip archive ({exc})") from None
+    members = [i for i in archive.infolist() if i.filename.endswith(".jsonl") and not i.is_dir()]
+    try:
+        _check_members(file, members)
+    except ImportFormatError:
+        archive.close()
+        raise
+    return [InputFile(name=f"{file.name}:{m.filename}", path=file.path, member=m.filename, size=m.file_size,
+                      archive=archive) for m in members]
+
+
+def _check_members(file: InputFile, members: list[zipfile.ZipInfo]) -> None:
+    for member in members:
+        if member.flag_bits & 0x1:
+            raise ImportFormatError(f"{file.name}:{member.filename}", "an encrypted zip member; zip the "
+                                    "folder again without a password")
+        if member.compress_type not in ZIP_METHODS:
+            raise ImportFormatError(f"{file.name}:{member.filename}", f"zip compression method "
+                                    f"{member.compress_type} is not supported; use deflate (the default)")
     if not members:
         raise ImportFormatError(file.name, "a zip archive without .jsonl files (expected a zip of "
                                 "~/.claude/projects)")
-    return [InputFile(name=f"{file.name}:{m.filename}", path=file.path, member=m.filename, size=m.file_size)
-            for m in members]
 
 
 def detect(file: InputFile) -> str:

@@ -37,7 +37,7 @@ def _time(file: InputFile, where: int, bucket: dict) -> tuple[datetime, str]:
     raw = bucket.get("starting_at")
     try:
         ts = datetime.fromisoformat(str(raw).replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ImportFormatError(file.name, f"expected an RFC 3339 time, got {raw!r}", line=where,
                                 column="starting_at") from None
     sub_daily = ts.hour or ts.minute

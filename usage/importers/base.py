@@ -4,8 +4,11 @@ header-by-name CSV reading, number parsing, and errors that name file, line and 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from billing.pricing.rates import canonical_name
+from usage.bounds import MAX_COUNT
 
 # A hierarchical natural key: "day|a|b|…". A cost row whose key is a proper prefix of a
 # token row's key describes (part of) the same spend; see usage.ingest merge mode.
@@ -42,13 +46,14 @@ class InputFile:
     path: Path
     member: str = ""  # zip member name
     size: int = 0
+    # the archive of a zip member, opened once for all its members (reopening it for each
+    # member made big archives quadratic); closed by close_archives()
+    archive: zipfile.ZipFile | None = field(default=None, repr=False, compare=False)
 
     @contextmanager
     def open_binary(self) -> Iterator[IO[bytes]]:
         if self.member:
-            import zipfile
-
-            with zipfile.ZipFile(self.path) as zf, zf.open(self.member) as fh:
+            with self.archive.open(self.member) as fh:
                 yield fh
         else:
             with open(self.path, "rb") as fh:
@@ -59,6 +64,11 @@ class InputFile:
             return fh.read(size)
 
 
+def close_archives(files: list[InputFile]) -> None:
+    for archive in {id(f.archive): f.archive for f in files if f.archive is not None}.values():
+        archive.close()
+
+
 @dataclass
 class ParseStats:
     rows_read: int = 0
@@ -67,6 +77,8 @@ class ParseStats:
     # Completed files' bytes plus the current file's position: import progress.
     _done_files: int = 0
     _position: Callable[[], int] | None = field(default=None, repr=False)
+    # (file name, line) the parser is reading: where an error found later is reported
+    location: tuple[str, int | None] = ("", None)
 
     def progress(self) -> int:
         try:
@@ -94,10 +106,21 @@ def open_text(file: InputFile, stats: ParseStats | None = None) -> Iterator[IO[s
                 file.name, f"not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} near "
                 f"byte offset {raw.tell()}); export the file again as UTF-8"
             ) from exc
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise ImportFormatError(file.name, f"a damaged zip member ({exc}); zip the folder again") from None
         finally:
             if stats is not None:
                 stats._done_files += file.size
                 stats._position = None
+
+
+def located(records: Iterator, stats: ParseStats) -> Iterator:
+    """Records with their origin (file, line): where the parser was when it yielded them,
+    unless the parser set it (usage.bounds errors name it)."""
+    for record in records:
+        if record.origin is None:
+            record.origin = stats.location
+        yield record
 
 
 @dataclass
@@ -120,7 +143,7 @@ class CsvRow:
             if required:
                 raise self.error(column, "expected a whole number, got an empty cell")
             return 0
-        if raw.isascii() and raw.isdigit():
+        if raw.isascii() and raw.isdigit() and len(raw) < 16:
             return int(raw)
         text = raw.replace(",", "").replace("_", "")
         try:
@@ -129,6 +152,8 @@ class CsvRow:
             raise self.error(column, f"expected a whole number, got {raw!r}") from None
         if not value.is_finite() or value != value.to_integral_value() or value < 0:
             raise self.error(column, f"expected a non-negative whole number, got {raw!r}")
+        if value > MAX_COUNT:
+            raise self.error(column, f"expected a whole number of at most 10^15, got {raw!r}")
         return int(value)
 
     def decimal(self, column: str, *, required: bool = True) -> Decimal | None:
@@ -212,6 +237,7 @@ def read_csv(
                     line=reader.line_num,
                 )
             stats.rows_read += 1
+            stats.location = (file.name, reader.line_num)
             yield CsvRow(file.name, reader.line_num, dict(zip(names, values, strict=False)))
 
 
@@ -242,17 +268,35 @@ def parse_day_or_time(row: CsvRow, column: str) -> tuple[datetime, str]:
 def parse_iso(value: str) -> datetime | None:
     try:
         ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+        return ts.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC)
+
+
+KEY_LENGTH = 255  # UsageRecord.external_id
 
 
 def key(*parts: object) -> str:
-    """A natural key; separators inside values are neutralised, values are bounded so
-    the key fits UsageRecord.external_id."""
-    return SEP.join(str(p if p is not None else "").replace(SEP, "/")[:48] for p in parts)
+    """A natural key, exact: each value whole, with '%' and the separator escaped, so two
+    different rows never share a key. A key longer than external_id holds becomes its first
+    part (the day) and a SHA-256 of the whole key."""
+    text = SEP.join(_key_part(p) for p in parts)
+    if len(text) <= KEY_LENGTH:
+        return text
+    return f"{_key_part(parts[0])[:64]}{SEP}#{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def _key_part(value: object) -> str:
+    return str(value if value is not None else "").replace("%", "%25").replace(SEP, "%7C")
+
+
+def exact_id(value: str) -> str:
+    """A row's own id as its key: whole, or hashed when longer than external_id holds."""
+    if len(value) <= KEY_LENGTH:
+        return value
+    return "#" + hashlib.sha256(value.encode()).hexdigest()
 
 
 def context_is_long(label: str | None) -> bool:

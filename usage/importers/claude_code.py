@@ -40,11 +40,14 @@ def parse(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record]:
                 if not line.strip():
                     continue
                 stats.rows_read += 1
+                stats.location = (file.name, line_no)
                 try:
                     entry = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ImportFormatError(file.name, f"not a JSON line ({exc.msg}, at character {exc.pos})",
                                             line=line_no) from None
+                except RecursionError:
+                    raise ImportFormatError(file.name, "JSON nested too deeply", line=line_no) from None
                 record = _record(entry, file, line_no)
                 if record is None:
                     stats.rows_skipped += 1
@@ -107,5 +110,6 @@ def _record(entry, file: InputFile, line_no: int) -> Record | None:
         speed="fast" if usage.get("speed") == "fast" else "",
         reported_cost_nano=reported,
         metadata=metadata,
+        origin=(file.name, line_no),
         **tokens,
     )

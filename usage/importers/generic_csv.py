@@ -2,8 +2,9 @@
 
 Columns (by name, any order, unknown columns ignored):
   required  model; and timestamp (ISO 8601, UTC unless it has an offset) or date (YYYY-MM-DD)
-  optional  id (idempotency key; without it the row's dimensions are its key, so a later
-            file restating a day replaces it), provider, feature, user, api_key, batch,
+  optional  id (idempotency key; without it a date row's dimensions are its key, so a later
+            file restating a day replaces it, and a timestamp row — one request — is keyed by
+            its dimensions and its line, so two requests in the same second stay two), provider, feature, user, api_key, batch,
             service_tier, speed, requests, input_tokens (uncached), output_tokens,
             cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
             cache_write_30m_tokens, cache_write_12h_tokens, audio_input_tokens,
@@ -25,6 +26,7 @@ from usage.importers.base import (
     ImportFormatError,
     InputFile,
     ParseStats,
+    exact_id,
     key,
     parse_iso,
     read_csv,
@@ -70,20 +72,20 @@ def _record(row: CsvRow) -> Record:
         raise row.error("ledger", f"expected metered or billed, got {row.get('ledger')!r}")
     tokens = {name: row.int(name) for name in TOKENS}
     tools = {name: row.int(name) for name in FEE_COLUMNS}
-    if tokens["reasoning_tokens"] > tokens["output_tokens"]:
-        raise row.error("reasoning_tokens", "expected at most output_tokens (reasoning is part of output)")
     usd = row.decimal("cost_usd", required=False)
     tier = row.get("service_tier").lower()
     batch = row.bool("batch") or tier == "batch"
     provider = row.get("provider").lower() or guess_provider(model)
     long_context = row.bool("long_context") if row.get("long_context") else None
-    dims = [ts.isoformat(), model.lower(), provider, row.get("feature"), row.get("user"), row.get("api_key"),
+    dims = [ts.isoformat(), model, provider, row.get("feature"), row.get("user"), row.get("api_key"),
             "batch" if batch else "", tier, row.get("speed").lower()]
     region = row.get("region").lower()
     if region:
         dims.append(region)  # (keys of rows without a region stay what they were)
+    if row.get("timestamp"):
+        dims.append(f"line {row.line}")
     return Record(
-        external_id=row.get("id")[:255] or key(*dims),
+        external_id=exact_id(row.get("id")) if row.get("id") else key(*dims),
         timestamp=ts,
         model=model,
         provider=provider,

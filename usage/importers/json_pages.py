@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from usage.bounds import MAX_COUNT
 from usage.importers.base import ImportFormatError, InputFile, ParseStats, open_text
 
 
@@ -23,16 +24,23 @@ def read_pages(file: InputFile, stats: ParseStats) -> Iterator[tuple[int, dict]]
             if not isinstance(pages, list):
                 raise ImportFormatError(file.name, "expected a list of API pages")
             for index, page in enumerate(pages, start=1):
+                stats.location = (file.name, index)
                 yield index, _page(file, page, index)
             return
         rest = first + text.read()
         try:
-            yield 1, _page(file, json.loads(rest), 1)
-            return
+            page = json.loads(rest)
         except json.JSONDecodeError:
-            pass
+            page = None
+        except RecursionError:
+            raise ImportFormatError(file.name, "JSON nested too deeply", line=1) from None
+        if page is not None:
+            stats.location = (file.name, 1)
+            yield 1, _page(file, page, 1)
+            return
         for line_no, line in enumerate(rest.splitlines(), start=1):
             if line.strip():
+                stats.location = (file.name, line_no)
                 yield line_no, _page(file, _loads(file, line, line_no), line_no)
 
 
@@ -42,6 +50,8 @@ def _loads(file: InputFile, text: str, line: int):
     except json.JSONDecodeError as exc:
         raise ImportFormatError(file.name, f"not valid JSON ({exc.msg}, at column {exc.colno})",
                                 line=line + exc.lineno - 1) from None
+    except RecursionError:
+        raise ImportFormatError(file.name, "JSON nested too deeply", line=line) from None
 
 
 def _page(file: InputFile, page, where: int) -> dict:
@@ -72,9 +82,7 @@ def bucket_results(file: InputFile, page: dict, where: int, stats: ParseStats) -
 def token_int(file: InputFile, where: int, value, name: str) -> int:
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (
-        isinstance(value, float) and not value.is_integer()
-    ):
-        raise ImportFormatError(file.name, f"expected a non-negative whole number, got {value!r}",
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ImportFormatError(file.name, f"expected a whole number from 0 to 10^15, got {value!r}",
                                 line=where, column=name)
-    return int(value)
+    return value

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from billing.pricing.money import usd_to_nano
+from usage.bounds import EARLIEST, OutOfBounds
 from usage.importers.base import (
     SEP,
     CsvRow,
@@ -28,11 +29,14 @@ from usage.models import LEDGER_BILLED
 from usage.records import Record
 
 SOURCE = "openai_org"
+LATEST_EPOCH = 253402214400  # 9999-12-31; later times are refused by usage.bounds
 USAGE_CSV_REQUIRED = ["start_time", "end_time", "model", "input_tokens", "output_tokens"]
 COST_CSV_REQUIRED = ["start_time", "end_time", "amount_value"]
 
 
 def _bucket(start: int, end: int | None) -> tuple[datetime, str]:
+    if not EARLIEST.timestamp() <= start <= LATEST_EPOCH:
+        raise OutOfBounds("start_time", f"expected unix seconds from 2000-01-01 on, got {start}")
     ts = datetime.fromtimestamp(start, tz=UTC)
     sub_daily = ts.hour or ts.minute or (end is not None and end - start < 86400)
     return ts, ts.strftime("%H:%M") if sub_daily else ""

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from billing.pricing.classes import FEE_COLUMNS, TOKEN_COLUMNS
 from billing.pricing.money import decimal_string
 from costwatch.tenant.access import ingest_key, key_or_session, project_for
+from usage import bounds
+from usage.bounds import MAX_COUNT
 from usage.ingest import record_usage
 from usage.records import (
     Record,
@@ -43,25 +45,25 @@ class EventIn(BaseModel):
     feature: str = Field(default="", max_length=200)
     user: str = Field(default="", max_length=200)
     api_key: str = Field(default="", max_length=200)
-    batch: bool = False
+    batch: bool = Field(default=False, strict=True)
     service_tier: str = Field(default="", max_length=40)
     speed: str = Field(default="", max_length=16)
     usage: dict | None = None
-    input_tokens: int | None = Field(default=None, ge=0)
-    output_tokens: int | None = Field(default=None, ge=0)
-    cache_read_tokens: int | None = Field(default=None, ge=0)
-    cache_write_5m_tokens: int | None = Field(default=None, ge=0)
-    cache_write_1h_tokens: int | None = Field(default=None, ge=0)
-    reasoning_tokens: int | None = Field(default=None, ge=0)
-    cache_write_30m_tokens: int | None = Field(default=None, ge=0)
-    cache_write_12h_tokens: int | None = Field(default=None, ge=0)
-    audio_input_tokens: int | None = Field(default=None, ge=0)
+    input_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
+    output_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
+    cache_read_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
+    cache_write_5m_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
+    cache_write_1h_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
+    reasoning_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
+    cache_write_30m_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
+    cache_write_12h_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
+    audio_input_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
     # Tool calls billed per request. Given here they win over what `usage` / `output` say
     # (Gemini grounding and OpenAI's calls are not in the usage object).
-    web_search_requests: int | None = Field(default=None, ge=0)
-    web_fetch_requests: int | None = Field(default=None, ge=0)
-    file_search_requests: int | None = Field(default=None, ge=0)
-    grounding_requests: int | None = Field(default=None, ge=0)
+    web_search_requests: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
+    web_fetch_requests: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
+    file_search_requests: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
+    grounding_requests: int | None = Field(default=None, ge=0, le=MAX_COUNT, strict=True)
     output: list | None = Field(default=None, description="OpenAI Responses `output` items: web_search_call "
                                 "and file_search_call items are counted as tool calls")
     region: str = Field(default="", max_length=40, description="Regional processing: Anthropic inference_geo "
@@ -110,6 +112,8 @@ def _event_to_record(event: EventIn, now: datetime) -> Record:
     ts = event.timestamp or now
     if timezone.is_naive(ts):
         ts = ts.replace(tzinfo=UTC)
+    if (problem := bounds.time_problem(ts, now)) is not None:
+        raise UsageFormatError(f"timestamp: {problem}")
     return Record(
         external_id=event.id or f"auto-{uuid.uuid4()}",
         timestamp=ts.astimezone(UTC),
@@ -125,6 +129,10 @@ def _event_to_record(event: EventIn, now: datetime) -> Record:
         metadata=event.metadata,
         **tokens,
     )
+
+
+# Record fields the API names differently
+API_NAMES = {"end_user": "user", "external_id": "id"}
 
 
 def _field(loc) -> str:
@@ -154,14 +162,23 @@ def parse_events(body: bytes) -> list[Record]:
         events = None  # the loop below names every bad event
     else:
         try:
-            return [_event_to_record(event, now) for event in events]
+            records = [_event_to_record(event, now) for event in events]
         except UsageFormatError:
             pass
+        else:
+            if not any(bounds.problems(record, now) for record in records):
+                for index, record in enumerate(records):
+                    record.origin = index
+                return records
     records, errors = [], []
     for index, item in enumerate(items):
         try:
             event = events[index] if events else EventIn.model_validate(item)
-            records.append(_event_to_record(event, now))
+            record = _event_to_record(event, now)
+            record.origin = index
+            records.append(record)
+            errors.extend({"index": index, "field": API_NAMES.get(name, name), "message": message}
+                          for name, message in bounds.problems(record, now))
         except ValidationError as exc:
             for err in exc.errors():
                 errors.append({"index": index, "field": _field(err["loc"]), "message": err["msg"]})
@@ -208,15 +225,25 @@ def post_events(request):
     index and field, and nothing is stored. Re-sending an `id` reports a duplicate."""
     try:
         records = parse_events(request.body)
+        counts = record_usage(project=request.auth.project, source="api", records=records)
     except IngestRejected as exc:
         return Status(400, {"detail": f"{len(exc.errors)} invalid field(s); nothing was stored", "errors": exc.errors})
-    counts = record_usage(project=request.auth.project, source="api", records=records)
+    except bounds.OutOfBounds as exc:  # a computed cost out of bounds
+        error = {"index": exc.origin, "field": API_NAMES.get(exc.field, exc.field), "message": exc.message}
+        return Status(400, {"detail": "1 invalid field(s); nothing was stored", "errors": [error]})
     return Status(200, {
         "accepted": counts.accepted,
         "duplicates": counts.duplicates,
         "unpriced": counts.unpriced,
         "cost_usd": decimal_string(counts.cost_nano),
     })
+
+
+def _check_period(start: date, end: date) -> None:
+    if (problem := bounds.period_problem(start, end)) is not None:
+        raise HttpError(400, ": ".join(problem))
+    if end < start:
+        raise HttpError(400, "end: before start")
 
 
 class SpendParams(Schema):
@@ -250,8 +277,7 @@ def get_spend(request, params: Query[SpendParams]):
         raise HttpError(400, f"group_by: unknown {', '.join(unknown)}; expected any of {', '.join(DIMENSIONS)}")
     if params.ledger not in ("", "metered", "billed"):
         raise HttpError(400, "ledger: expected metered or billed")
-    if params.end < params.start:
-        raise HttpError(400, "end: before start")
+    _check_period(params.start, params.end)
     if params.granularity not in GRANULARITIES:
         raise HttpError(400, f"granularity: expected one of {', '.join(GRANULARITIES)}")
     filters = {
@@ -306,8 +332,7 @@ def get_reconcile(request, params: Query[ReconcileParams]):
     project = project_for(request, params.project)
     if params.tolerance not in reconcile.TOLERANCES:
         raise HttpError(400, f"tolerance: expected one of {', '.join(reconcile.TOLERANCES)} (percent)")
-    if params.end < params.start:
-        raise HttpError(400, "end: before start")
+    _check_period(params.start, params.end)
     if (params.end - params.start).days >= MAX_DAYS:
         raise HttpError(400, f"end: at most {MAX_DAYS} days after start")
     result = reconcile.reconcile(project, start=params.start, end=params.end, provider=params.provider,

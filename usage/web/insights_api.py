@@ -14,6 +14,7 @@ from billing.pricing.money import decimal_string as money
 from billing.pricing.money import usd_to_nano
 from costwatch import clock
 from costwatch.tenant.access import key_or_session, project_for
+from usage import bounds
 from usage.insights import anomalies as an
 from usage.insights import explain as ex
 from usage.insights import recommend as rc
@@ -48,6 +49,8 @@ def _filters(params: FilterParams, names=FILTER_NAMES) -> dict[str, str]:
 def _range(start: date | None, end: date | None, name: str = "") -> tuple[date, date]:
     if start is None or end is None:
         raise HttpError(400, f"{name}start and {name}end: both required (YYYY-MM-DD)")
+    if (problem := bounds.period_problem(start, end)) is not None:
+        raise HttpError(400, f"{name}{problem[0]}: {problem[1]}")
     if end < start:
         raise HttpError(400, f"{name}end: before {name}start")
     if (end - start).days >= MAX_DAYS:
