@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "costwatch.health.DatabaseUnavailableMiddleware",
     "costwatch.middleware.IngestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -115,12 +116,27 @@ if env_str("DATABASE_REPLICA_URL", ""):
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["costwatch.routers.ReplicaRouter"]
     MIDDLEWARE.insert(0, "costwatch.routers.replica_reads")
+for _database in DATABASES.values():
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        # A database that is down or hung answers in seconds, not after the gunicorn timeout:
+        # connect_timeout (libpq's minimum is 2 s) and a statement timeout per query.
+        _database.setdefault("OPTIONS", {}).update({
+            "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 2),
+            "options": f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 120_000)}",
+        })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttling (costwatch.tenant.throttle): failures per user name and per client
+# address within the window; past either, logins are refused until the window ends.
+LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 10)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 50)
+LOGIN_THROTTLE_SECONDS = env_int("LOGIN_THROTTLE_SECONDS", 900)
+# Ingest requests per key and minute (0: no limit); past it, 429 with Retry-After.
+INGEST_RATE_PER_MINUTE = env_int("INGEST_RATE_PER_MINUTE", 6000)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -146,6 +162,11 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 50 * 1024 * 1024)
 INGEST_MAX_EVENTS = 10_000
 IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 200 * 1024 * 1024)
+# A running import writes a heartbeat this often (PostgreSQL); one silent for
+# IMPORT_STALE_SECONDS (or whose process has exited) is failed, or run again when its
+# Celery task is redelivered (usage.imports.fail_stale_jobs).
+IMPORT_HEARTBEAT_SECONDS = env_int("IMPORT_HEARTBEAT_SECONDS", 10)
+IMPORT_STALE_SECONDS = env_int("IMPORT_STALE_SECONDS", 120)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # E-mail: console unless an SMTP host is configured, by EMAIL_URL (costwatch.email_url) or
@@ -187,7 +208,26 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "")
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "costwatch")
 CELERY_TASK_ACKS_LATE = True
+# a task whose worker died (kill -9, lost host) is redelivered instead of dropped, after the
+# visibility timeout (Redis: the default 1 hour left imports and rollups stuck that long)
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900),  # > the longest task
+    "socket_connect_timeout": 2,
+    # publishing tries to connect once (a down broker answered each ingest after ~7 s of
+    # retries); the worker's consumer reconnects by the broker_connection_* settings below
+    "max_retries": 0,
+}
+# The worker survives broker loss: it reconnects (also at startup) and, with acks_late,
+# cancels the tasks it was running so that they are redelivered once the broker is back.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Ingest makes one short attempt to queue rollups; after a failure this process skips the
+# broker for this long (the dirty marks in the database wait for the beat).
+BROKER_BACKOFF_SECONDS = env_int("BROKER_BACKOFF_SECONDS", 10)
 CELERY_TIMEZONE = "UTC"
 # Rollups coalesce (usage.tasks.rollup_day): a dirty day is recomputed at most once per
 # this many seconds on a worker; the beat catch-up takes marks whose task is this late.
@@ -197,6 +237,7 @@ ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 60)
 ROLLUP_WORK_MEM = env_str("ROLLUP_WORK_MEM", "128MB")
 CELERY_BEAT_SCHEDULE = {
     "rollup-dirty-days": {"task": "usage.tasks.rollup_dirty", "schedule": 30.0},
+    "fail-stale-imports": {"task": "usage.tasks.fail_stale_imports", "schedule": 60.0},
     "reprice-unpriced": {"task": "usage.tasks.reprice_unpriced", "schedule": 600.0},
     "check-budgets": {"task": "billing.tasks.check_all_budgets", "schedule": 300.0},
     "weekly-digests": {"task": "billing.tasks.send_weekly_digests", "schedule": crontab(minute=5)},

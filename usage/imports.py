@@ -16,12 +16,15 @@ process — the embedded default imports uploads in a background thread — is k
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import socket
 import stat
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -34,6 +37,8 @@ from usage.importers import REGISTRY, detect, expand
 from usage.importers.base import ImportFormatError, InputFile, ParseStats, close_archives, located
 from usage.ingest import Counts, mark_dirty, record_usage
 from usage.models import LEDGER_BILLED, ImportJob, UsageRecord
+
+logger = logging.getLogger(__name__)
 
 
 class ImportFailed(Exception):
@@ -167,10 +172,12 @@ def run_import(
     if job is None:
         job = ImportJob.objects.create(project=project,
                                        file_name=", ".join(Path(p).name for p in paths)[:255])
-    ImportJob.objects.filter(pk=job.pk).update(status="running", error="")
+    ImportJob.objects.filter(pk=job.pk).update(status="running", error="", worker=WORKER,
+                                               heartbeat_at=timezone.now())
     summary = ImportSummary()
     stats = ParseStats()
     files: list[tuple[InputFile, str]] = []
+    heartbeat = _Heartbeat(job)
     try:
         _store(project=project, paths=paths, format=format, formats=formats, names=names, job=job,
                watched=watched, files=files, summary=summary, stats=stats)
@@ -184,6 +191,7 @@ def run_import(
             _fail(job, f"internal error while importing ({type(exc).__name__}); nothing was imported")
         raise
     finally:
+        heartbeat.stop()
         close_archives([file for file, _ in files])
     summary.rows_read, summary.rows_skipped = stats.rows_read, stats.rows_skipped
     summary.duplicates += stats.duplicates
@@ -265,6 +273,74 @@ def job_ledger(job: ImportJob) -> str | None:
     return ledgers.pop() if len(ledgers) == 1 else None
 
 
+WORKER = f"{socket.gethostname()}:{os.getpid()}"[:100]
+STALE_MESSAGE = ("the import stopped: the process running it was stopped or died; nothing was imported. "
+                 "Import the file again.")
+
+
+class _Heartbeat:
+    """Writes job.heartbeat_at every IMPORT_HEARTBEAT_SECONDS from a thread with its own
+    connection (PostgreSQL: the import's transaction can't publish it). SQLite holds one
+    writer at a time, so there a job's liveness is its process (is_stale)."""
+
+    def __init__(self, job: ImportJob):
+        self.job_id = job.pk
+        self.done = threading.Event()
+        self.thread = None
+        if connection.vendor != "sqlite":
+            self.thread = threading.Thread(target=self._run, name=f"heartbeat-{job.pk}", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self.done.wait(settings.IMPORT_HEARTBEAT_SECONDS):
+                ImportJob.objects.filter(pk=self.job_id, status="running").update(heartbeat_at=timezone.now())
+        except DatabaseError:
+            logger.warning("import %s: heartbeat stopped", self.job_id, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's connection
+
+    def stop(self) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+
+def is_stale(job: ImportJob, now=None) -> bool:
+    """Whether a running job's worker is gone: its process (on this host) has exited, or on
+    PostgreSQL its heartbeat is older than IMPORT_STALE_SECONDS."""
+    host, _, pid = job.worker.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        return True
+    if connection.vendor == "sqlite":
+        return False
+    beat = job.heartbeat_at or job.created_at
+    return beat < (now or timezone.now()) - timedelta(seconds=settings.IMPORT_STALE_SECONDS)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_stale_jobs(project: Project | None = None) -> int:
+    """Mark running jobs whose worker died as failed, with a clear message (the beat, the
+    Imports page). Returns how many."""
+    running = ImportJob.objects.filter(status="running")
+    if project is not None:
+        running = running.filter(project=project)
+    stale = [job.pk for job in running.only("pk", "worker", "heartbeat_at", "created_at") if is_stale(job)]
+    if stale:
+        ImportJob.objects.filter(pk__in=stale, status="running").update(
+            status="failed", error=STALE_MESSAGE, finished_at=timezone.now())
+    return len(stale)
+
+
 # job id -> (bytes, rows) of imports running in this process on SQLite
 _LIVE: dict[int, tuple[int, int]] = {}
 
@@ -308,9 +384,11 @@ class _Progress:
 
 def import_job_file(job_id: int) -> None:
     """Run an uploaded file's ImportJob (the Celery task's body). Safe to run twice: a
-    finished job is left alone. The upload is deleted once the job has finished."""
+    finished job, or one still running elsewhere, is left alone; one whose worker died (a
+    redelivered task) is run again from the start. The upload is deleted once the job has
+    finished."""
     job = ImportJob.objects.select_related("project").filter(pk=job_id).first()
-    if job is None or job.status in {"done", "failed"}:
+    if job is None or job.status in {"done", "failed"} or (job.status == "running" and not is_stale(job)):
         return
     # the job carries the message (run_import marks the job failed on any error)
     with contextlib.suppress(ImportFailed):

@@ -197,6 +197,9 @@ def record_usage(
                     on_progress(len(chunk))
             mark_dirty(project_id=project.pk, days=counts.days)
         return counts
+    # Sorted by id: concurrent requests with the same ids insert (and lock) them in the same
+    # order, so they wait for each other instead of deadlocking.
+    records = sorted(records, key=lambda r: r.external_id)
     with transaction.atomic():
         for chunk in _chunks(records, CHUNK):
             rows: dict[str, Row] = {}
@@ -215,9 +218,9 @@ def record_usage(
                 with transaction.atomic():
                     _insert(new_rows)
             except IntegrityError:
-                # A concurrent request stored some of these ids first: keep theirs.
-                UsageRecord.objects.bulk_create([r.instance() for r in new_rows], batch_size=1000,
-                                                ignore_conflicts=True)
+                # A concurrent request stored some of these ids first: keep theirs, count ours.
+                new_rows = _insert_each(new_rows)
+                counts.duplicates += len(rows) - len(new_rows)
             for row in new_rows:
                 counts.accepted += 1
                 counts.days.add((row.day, row.ledger))
@@ -371,6 +374,20 @@ def _stored_ids(project: Project, source: str, ids: list[str]) -> list[str]:
         cursor.execute(f"SELECT external_id FROM {UsageRecord._meta.db_table} "
                        "WHERE project_id = %s AND source = %s AND external_id = ANY(%s)", [project.pk, source, ids])
         return [external_id for (external_id,) in cursor.fetchall()]
+
+
+def _insert_each(rows: list[Row]) -> list[Row]:
+    """Insert rows one by one (a savepoint each); returns those stored, not the ids another
+    transaction stored first."""
+    stored = []
+    for row in rows:
+        try:
+            with transaction.atomic():
+                _insert([row])
+        except IntegrityError:
+            continue
+        stored.append(row)
+    return stored
 
 
 def _insert(rows: list[Row]) -> None:

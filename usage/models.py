@@ -43,6 +43,10 @@ class ImportJob(models.Model):
     # 2026-09-01…2026-09-30 from the Console usage CSV" (usage.billed).
     notes = models.TextField(blank=True)
     sync_provider = models.CharField(max_length=16, blank=True)  # set: a provider sync run
+    # Liveness of a running import (usage.imports.fail_stale_jobs): the process running it
+    # ("host:pid") and, on PostgreSQL, a heartbeat written every few seconds.
+    worker = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,6 +1,7 @@
 import contextlib
 import logging
 import threading
+import time
 from datetime import date, datetime
 
 from celery import shared_task
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from costwatch import hooks
 from usage import rollups
-from usage.imports import import_job_file
+from usage.imports import fail_stale_jobs, import_job_file
 from usage.models import ProviderConnection
 from usage.pricing_jobs import reprice
 from usage.sync import SyncFailed, sync, sync_all
@@ -48,12 +49,24 @@ def _interval() -> float:
     return 0 if rollup_day.app.conf.task_always_eager else settings.ROLLUP_COALESCE_SECONDS
 
 
+# monotonic time until which this process does not try the broker again (see _queue)
+_broker_down_until = 0.0
+
+
 def _queue(*, project_id: int, day: date, ledger: str, claim: datetime, countdown: float) -> None:
+    """Queue a claimed day's rollup: one short attempt (no publish retries). If the broker is
+    down, the mark is released for the beat / `manage.py rollup`, and for BROKER_BACKOFF_SECONDS
+    this process does not try again, so a request that dirtied 120 days pays one attempt."""
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        rollups.release(project_id=project_id, day=day, ledger=ledger, claim=claim)
+        return
     try:
         rollup_day.apply_async((project_id, day.isoformat(), ledger, claim.isoformat()),
-                               countdown=max(0.0, countdown))
+                               countdown=max(0.0, countdown), retry=False)
     except Exception:  # broker down: the mark stays, unclaimed; beat / `manage.py rollup` catch up
         logger.warning("could not enqueue rollup for %s %s", day, ledger, exc_info=True)
+        _broker_down_until = time.monotonic() + settings.BROKER_BACKOFF_SECONDS
         rollups.release(project_id=project_id, day=day, ledger=ledger, claim=claim)
 
 
@@ -71,6 +84,11 @@ def rollup_dirty() -> int:
     for project_id, day, ledger, claim in late:
         _queue(project_id=project_id, day=day, ledger=ledger, claim=claim, countdown=0)
     return len(late)
+
+
+@shared_task(name="usage.tasks.fail_stale_imports")
+def fail_stale_imports() -> int:
+    return fail_stale_jobs()
 
 
 @shared_task(name="usage.tasks.import_file", acks_late=True)

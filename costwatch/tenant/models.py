@@ -49,3 +49,16 @@ class IngestKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
+
+
+class Throttle(models.Model):
+    """A counter per key and fixed window (costwatch.tenant.throttle): failed logins per
+    user and per address, ingest requests per key. In the database, so every process of
+    the site counts together."""
+
+    key = models.CharField(max_length=200, unique=True)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 
 import orjson
 from django.conf import settings
+from django.http import JsonResponse
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from billing.pricing.classes import FEE_COLUMNS, TOKEN_COLUMNS
 from billing.pricing.money import decimal_string
+from costwatch.tenant import throttle
 from costwatch.tenant.access import ingest_key, key_or_session, project_for
 from usage import bounds
 from usage.bounds import MAX_COUNT
@@ -198,7 +200,7 @@ class IngestRejected(Exception):
 @router.post(
     "/events",
     auth=ingest_key,
-    response={200: IngestOut, 400: ErrorOut},
+    response={200: IngestOut, 400: ErrorOut, 429: ErrorOut},
     summary="Record LLM usage events",
     openapi_extra={
         "requestBody": {
@@ -222,7 +224,14 @@ class IngestRejected(Exception):
 )
 def post_events(request):
     """One event or `{"events": [...]}` (up to 10,000). Invalid events: 400 with errors by
-    index and field, and nothing is stored. Re-sending an `id` reports a duplicate."""
+    index and field, and nothing is stored. Re-sending an `id` reports a duplicate. Past the
+    key's rate limit (INGEST_RATE_PER_MINUTE): 429 with Retry-After, nothing stored."""
+    wait = throttle.ingest_wait(request.auth.pk)
+    if wait is not None:
+        response = JsonResponse({"detail": "rate limit of this ingest key reached; retry after "
+                                 f"{throttle.retry_after(wait)} s"}, status=429)
+        response["Retry-After"] = throttle.retry_after(wait)
+        return response
     try:
         records = parse_events(request.body)
         counts = record_usage(project=request.auth.project, source="api", records=records)

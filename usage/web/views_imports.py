@@ -17,7 +17,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from costwatch.tenant.access import project_for_user
 from usage.importers import REGISTRY
 from usage.importers.base import ImportFormatError
-from usage.imports import delete_import, detect_format, job_ledger, live_progress
+from usage.imports import delete_import, detect_format, fail_stale_jobs, job_ledger, live_progress
 from usage.models import ImportJob
 from usage.tasks import import_file_later
 
@@ -25,6 +25,7 @@ HISTORY = 20
 
 
 def _context(project, job=None, error="", oob=False):
+    fail_stale_jobs(project)
     history = list(project.imports.filter(sync_provider="").select_related("created_by")[:HISTORY])
     return {
         "project": project,
