@@ -80,8 +80,13 @@ def non_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     """What makes ip unfit for a webhook, in words; "" for a public address."""
     if isinstance(ip, ipaddress.IPv6Address):
         # ::ffff:10.0.0.5 and (through a NAT64 gateway) 64:ff9b::a00:5 reach 10.0.0.5
+        # 6to4 (2002::/16) and Teredo carry an IPv4 address that a relay reaches too
         if ip.ipv4_mapped:
             ip = ip.ipv4_mapped
+        elif ip.sixtofour:
+            ip = ip.sixtofour
+        elif ip.teredo:
+            ip = ip.teredo[1]
         elif ip in NAT64:
             ip = ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
     kinds = [

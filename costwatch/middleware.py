@@ -29,7 +29,11 @@ class IngestBodyLimitMiddleware:
                     {"detail": f"body too large: {length} bytes, limit {settings.INGEST_MAX_BODY_BYTES}"},
                     status=413,
                 )
-            request._body = request.read(settings.INGEST_MAX_BODY_BYTES + 1)
+            if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not length:
+                # no Content-Length: Django would read an empty body; the server de-chunks
+                request._body = request.environ["wsgi.input"].read(settings.INGEST_MAX_BODY_BYTES + 1)
+            else:
+                request._body = request.read(settings.INGEST_MAX_BODY_BYTES + 1)
             if len(request._body) > settings.INGEST_MAX_BODY_BYTES:
                 return JsonResponse({"detail": "body too large"}, status=413)
         return self.get_response(request)

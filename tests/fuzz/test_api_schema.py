@@ -19,7 +19,21 @@ schema.location = "/api/v1/openapi.json"
 
 
 @pytest.fixture
-def auth_headers(project, ingest_key, django_capture_on_commit_callbacks):
+def keep_connection():
+    """The WSGI handler closes the database connection after each request (the test's
+    transaction with it); Django's test client disconnects the same signals."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def auth_headers(keep_connection, project, ingest_key, django_capture_on_commit_callbacks):
     from tests.usage.dashboard_data import seed
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -74,7 +74,7 @@ def _mutate(text: str, kind: str, token: str, rng: random.Random) -> str:
 
 
 @given(mutations())
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 def test_mutated_exports_import_or_fail_cleanly(project, tmp_path, case):
     name, fmt, text = case

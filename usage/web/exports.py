@@ -13,7 +13,7 @@ from billing.pricing.money import nano_to_usd
 
 # A cell starting with one of these is a formula to Excel / LibreOffice / Sheets (OWASP
 # "CSV injection"); a leading apostrophe makes it text.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def safe_cell(value) -> str:
