@@ -10,6 +10,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.http import HttpResponse, JsonResponse
 from django.views.defaults import server_error as django_server_error
 
+from costwatch.celery import app
+
 RETRY_AFTER = "30"
 PAGE = ("<!doctype html><html lang=en><meta charset=utf-8><title>costwatch is unavailable</title>"
         "<h1>costwatch is unavailable</h1><p>Its database does not answer. Try again in a minute.</p>"
@@ -74,8 +76,6 @@ def _database() -> str:
 def _broker() -> str:
     if not settings.CELERY_BROKER_URL:
         return "not used"
-    from costwatch.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=0, timeout=2)

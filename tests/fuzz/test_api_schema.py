@@ -5,8 +5,8 @@ and every answer matches the schema it documents."""
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import response_schema_conformance
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from costwatch.api import api
 from costwatch.wsgi import application

@@ -88,7 +88,7 @@ def test_mutated_exports_import_or_fail_cleanly(project, tmp_path, case):
                 assert str(exc).startswith(name), str(exc)
                 raise Rollback from exc
             for record in UsageRecord.objects.filter(project=project):
-                assert bounds.EARLIEST <= record.timestamp
+                assert record.timestamp >= bounds.EARLIEST
                 assert 0 <= record.input_tokens <= bounds.MAX_COUNT
                 assert record.cost_nano is None or abs(record.cost_nano) <= bounds.MAX_COST_NANO
             raise Rollback
