@@ -60,5 +60,8 @@ class Throttle(models.Model):
     window_start = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
 
+    class Meta:
+        db_table = "usage_throttle"  # the tenant app's tables keep the usage_ prefix
+
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"

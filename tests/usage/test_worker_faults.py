@@ -197,16 +197,12 @@ def test_worker_killed_mid_rollup_is_redelivered_and_rolls_the_day_up(services, 
     project = Project.objects.create(slug="acme", name="Acme")
     day = date(2026, 10, 1)
     ts = datetime(2026, 10, 1, 9, tzinfo=UTC)
-    records = [Record(external_id=f"r{i}", timestamp=ts + timedelta(seconds=i % 80000), model="claude-haiku-4-5",
+    records = [Record(external_id=f"r{i}", timestamp=ts + timedelta(seconds=i % 50000), model="claude-haiku-4-5",
                       feature=f"f{i % 500}", end_user=f"u{i % 997}", input_tokens=1000 + i % 7, output_tokens=100)
                for i in range(150_000)]
-    app.conf.task_always_eager = True  # store without queueing: the rollup is queued below
-    record_usage(project=project, source="api", records=records)
-    app.conf.task_always_eager = False
-    DirtyDay.objects.update(queued_at=None)
+    record_usage(project=project, source="api", records=records)  # queues the day's rollup
     env = {"CELERY_VISIBILITY_TIMEOUT": 5}
-    first = start("w1", **env)
-    tasks.rollup_dirty()  # the beat queues the day
+    first = start("w1", **env)  # which takes it
 
     def rolling_up() -> bool:
         with connection.cursor() as cursor:
