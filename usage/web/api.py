@@ -26,7 +26,14 @@ from usage.records import (
     normalize_usage,
 )
 from usage.reports import reconcile
-from usage.reports.queries import DIMENSIONS, GRANULARITIES, SpendQuery, as_api, directory_names, spend
+from usage.reports.queries import (
+    DIMENSIONS,
+    GRANULARITIES,
+    SpendQuery,
+    as_api,
+    directory_names,
+    spend,
+)
 from usage.web.filters import MAX_DAYS
 
 router = Router(tags=["usage"])

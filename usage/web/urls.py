@@ -1,6 +1,13 @@
 from django.urls import path
 
-from usage.web import insights, views, views_connections, views_imports, views_report, views_sessions
+from usage.web import (
+    insights,
+    views,
+    views_connections,
+    views_imports,
+    views_report,
+    views_sessions,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),

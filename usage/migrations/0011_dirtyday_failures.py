@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('usage', '0009_dirtyday_coalesce'),
+        ('usage', '0010_tools_fees_classes'),
     ]
 
     operations = [

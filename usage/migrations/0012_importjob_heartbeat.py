@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('usage', '0010_dirtyday_failures'),
+        ('usage', '0011_dirtyday_failures'),
     ]
 
     operations = [
