@@ -51,8 +51,9 @@ ID_PREFIXES = ("wrkspc_", "proj_")
 # with token rows is covered like a model's token cost. Web searches: cost() prices the
 # token rows' web_search_requests (Console CSV web_search_count, Admin API
 # server_tool_use.web_search_requests) at $10 / 1,000, so the cost views' web_search rows
-# are not counted a second time.
-FEES_PRICED_FROM_TOKENS: set[str] = {"web_search"}
+# are not counted a second time — where the scope's token rows carry searches (a token view
+# without the count leaves the fee to the cost view). cost_type -> the count column.
+FEES_PRICED_FROM_TOKENS: dict[str, str] = {"web_search": "web_search_requests"}
 
 
 def label(format: str) -> str:
@@ -225,15 +226,21 @@ def cover(*, project: Project, provider_days: Iterable[tuple[str, date]], counts
         if not cost_rows:
             continue
         tokens: dict[date, dict[tuple[str, str], int]] = {}
+        # day -> cost_type -> workspaces whose token rows count that fee
+        fees: dict[date, dict[str, set[str]]] = {}
+        counted = {f"_{fee}": Sum(column) for fee, column in FEES_PRICED_FROM_TOKENS.items()}
         for row in _of_kind(base, TOKENS).values("day", "workspace", "model", "priced_model").annotate(
-            cost=Sum("cost_nano")
+            cost=Sum("cost_nano"), **counted
         ):
             models = tokens.setdefault(row["day"], {})
             key = (row["workspace"], model_key(row["priced_model"] or row["model"]))
             models[key] = models.get(key, 0) + (row["cost"] or 0)
+            for fee in FEES_PRICED_FROM_TOKENS:
+                if row[f"_{fee}"]:
+                    fees.setdefault(row["day"], {}).setdefault(fee, set()).add(row["workspace"])
         changed = []
         for row in cost_rows:
-            billed = _billed(provider, row, tokens.get(row.day, {}))
+            billed = _billed(provider, row, tokens.get(row.day, {}), fees.get(row.day, {}))
             covered = billed != row.reported_cost_nano
             if covered and counts is not None and import_job is not None and row.import_job_id == import_job.pk:
                 counts.merged += 1
@@ -251,14 +258,17 @@ def cover(*, project: Project, provider_days: Iterable[tuple[str, date]], counts
                                                   "cost_no_batch_nano", "fees_nano"], batch_size=500)
 
 
-def _billed(provider: str, row: UsageRecord, tokens: dict[tuple[str, str], int]) -> int | None:
+def _billed(provider: str, row: UsageRecord, tokens: dict[tuple[str, str], int],
+            fees: dict[str, set[str]]) -> int | None:
     """What a cost row counts in the billed ledger: its reported dollars, 0 when token rows
-    count that spend, or for an undivided bill ("all") the part token rows don't explain
-    (fees such as file search): reported minus what the scope's tokens cost, at least 0."""
+    count that spend (a fee: when they carry its count), or for an undivided bill ("all")
+    the part token rows don't explain (fees such as file search): reported minus what the
+    scope's tokens cost, at least 0."""
     covers = row.metadata.get("covers", "model")
     near = {m: c for (ws, m), c in tokens.items() if ws == row.workspace or overlaps(provider, ws, {row.workspace})}
     if covers == "none":
-        priced = row.metadata.get("cost_type") in FEES_PRICED_FROM_TOKENS and near
+        counted = fees.get(row.metadata.get("cost_type", ""), set())
+        priced = any(ws == row.workspace or overlaps(provider, ws, {row.workspace}) for ws in counted)
         return 0 if priced else row.reported_cost_nano
     if covers == "all":
         if not near:

@@ -2,6 +2,8 @@
 provider usage, in both orders and repeated, counts each provider × day once; totals are
 the provider's. Expected figures are the hand-computed ones of test_imports.py."""
 
+import csv
+import io
 import itertools
 
 import pytest
@@ -163,10 +165,24 @@ def test_a_fee_the_token_rows_price_is_covered_too(project, monkeypatch):
     searches = UsageRecord.objects.filter(metadata__cost_type="web_search")
     assert [(r.cost_nano, r.fees_nano) for r in searches] == [(0, 0)] * 3
     assert sum(r.reported_cost_nano for r in searches) == WEB_SEARCH
-    monkeypatch.setattr(billed, "FEES_PRICED_FROM_TOKENS", set())
+    monkeypatch.setattr(billed, "FEES_PRICED_FROM_TOKENS", {})
     billed.cover(project=project, provider_days=[("anthropic", d) for d in
                                                  UsageRecord.objects.dates("day", "day")])
     assert total(project) == CONSOLE_TOTAL + WEB_SEARCH
+
+
+def test_a_token_view_without_search_counts_leaves_the_fee_to_the_cost_view(project, tmp_path):
+    """A Console usage CSV of the older layout without web_search_count: the cost view's
+    web search rows are not covered, so the searches are still counted (once)."""
+    rows = list(csv.reader(io.StringIO((SAMPLES / ANTHROPIC["console_usage"]).read_text(encoding="utf-8"))))
+    at = rows[0].index("web_search_count")
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([c for i, c in enumerate(row) if i != at] for row in rows)
+    no_counts = write(tmp_path, "no_counts.csv", out.getvalue())
+    run_import(project=project, paths=[no_counts])
+    assert total(project) == CONSOLE_TOTAL - WEB_SEARCH  # tokens only
+    run(project, ANTHROPIC, ["cost_report"])
+    assert total(project) == CONSOLE_TOTAL  # + the cost report's $0.22 of web search
 
 
 def test_two_views_of_one_kind_in_one_run_count_once(project):

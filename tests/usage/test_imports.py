@@ -2,6 +2,7 @@
 out by hand from the rows and the shipped prices (USD per million tokens; one token at
 $1/M is 1,000 nano-USD), every quirk of docs/formats.md, errors, all-or-nothing, re-imports."""
 
+import json
 import shutil
 import zipfile
 from decimal import Decimal
@@ -312,6 +313,27 @@ def test_openai_usage_csv_float_counts_false_and_empty_bucket(project):
     assert sum(OPENAI.values()) == usd("4.2079383")
     assert sorted(UsageRecord.objects.values_list("requests", flat=True)) == [8, 611, 4228]
     assert not UsageRecord.objects.filter(batch=True).exists()
+
+
+def test_openai_usage_api_cache_writes_and_audio_are_their_own_classes(project, tmp_path):
+    bucket = {"object": "bucket", "start_time": 1793577600, "end_time": 1793664000, "results": [
+        {"object": "organization.usage.completions.result", "model": "gpt-5.6-sol", "num_model_requests": 10,
+         "input_tokens": 10_000, "input_cached_tokens": 2000, "input_cache_write_30m_tokens": 1000,
+         "input_cache_write_12h_tokens": 2000, "output_tokens": 500},
+        {"object": "organization.usage.completions.result", "model": "gpt-4o-mini-audio-preview",
+         "num_model_requests": 1, "input_tokens": 1000, "input_cached_tokens": 0, "input_audio_tokens": 600,
+         "output_tokens": 100}]}
+    path = write(tmp_path, "usage.json", json.dumps({"object": "page", "data": [bucket], "has_more": False}))
+    run_import(project=project, paths=[path], format="openai_usage_api")
+    sol = UsageRecord.objects.get(model="gpt-5.6-sol")
+    assert (sol.input_tokens, sol.cache_read_tokens, sol.cache_write_30m_tokens, sol.cache_write_12h_tokens) == (
+        5000, 2000, 1000, 2000)
+    # 5000×4 + 2000×0.4 + 1000×5 + 2000×10 + 500×20 (gpt-5.6-sol since 2026-08-21)
+    assert sol.cost_nano == nano((5000, 4), (2000, "0.4"), (1000, 5), (2000, 10), (500, 20))
+    audio = UsageRecord.objects.get(model="gpt-4o-mini-audio-preview")
+    # text 400×0.15 + audio 600×10 + 100×0.6
+    assert (audio.input_tokens, audio.audio_input_tokens) == (400, 600)
+    assert audio.cost_nano == nano((400, "0.15"), (600, 10), (100, "0.6"))
 
 
 def test_openai_usage_api_json(project):

@@ -53,15 +53,28 @@ def usage_key(ts: datetime, hour: str, project, model: str, batch: bool, tier: s
     return ext + SEP + key(hour) if hour else ext
 
 
+# Parts of input_tokens with classes of their own (GPT-5.6+ cache writes; audio, less its
+# cached part, which input_cached_tokens already holds).
+INPUT_PARTS = {"cache_write_30m_tokens": "input_cache_write_30m_tokens",
+               "cache_write_12h_tokens": "input_cache_write_12h_tokens"}
+
+
+def _input_parts(get) -> dict[str, int]:
+    """The classes inside input_tokens besides cached: `get(column)` reads a count."""
+    parts = {ours: get(theirs) for ours, theirs in INPUT_PARTS.items()}
+    parts["audio_input_tokens"] = max(0, get("input_audio_tokens") - get("input_cached_audio_tokens"))
+    return parts
+
+
 def _usage_record(*, ts, hour, project, model, batch, tier, user, api_key, input_tokens, cached,
-                  output_tokens, requests) -> Record:
+                  output_tokens, requests, parts: dict[str, int]) -> Record:
     return Record(
         external_id=usage_key(ts, hour, project, model, batch, tier, user, api_key),
         timestamp=ts, model=model, provider="openai", ledger=LEDGER_BILLED,
         end_user=user or "", api_key=api_key or "", workspace=project or "", batch=batch, service_tier=tier,
         long_context=False, requests=requests,
-        input_tokens=input_tokens - cached, cache_read_tokens=cached, output_tokens=output_tokens,
-        metadata={"project_id": project} if project else {},
+        input_tokens=input_tokens - cached - sum(parts.values()), cache_read_tokens=cached,
+        output_tokens=output_tokens, metadata={"project_id": project} if project else {}, **parts,
     )
 
 
@@ -80,11 +93,14 @@ def parse_usage_csv(files: Iterable[InputFile], stats: ParseStats) -> Iterator[R
             input_tokens, cached = row.int("input_tokens"), row.int("input_cached_tokens")
             if cached > input_tokens:
                 raise row.error("input_cached_tokens", f"expected at most input_tokens ({input_tokens}), got {cached}")
+            parts = _input_parts(row.int)
+            if cached + sum(parts.values()) > input_tokens:
+                raise row.error("input_tokens", "expected at least cached + cache-write + audio tokens")
             yield _usage_record(
                 ts=ts, hour=hour, project=row.get("project_id"), model=model, batch=row.bool("batch"),
                 tier=_tier(row.get("service_tier")), user=row.get("user_id"), api_key=row.get("api_key_id"),
                 input_tokens=input_tokens, cached=cached, output_tokens=row.int("output_tokens"),
-                requests=row.int("num_model_requests"),
+                requests=row.int("num_model_requests"), parts=parts,
             )
 
 
@@ -107,11 +123,16 @@ def parse_usage_api(files: Iterable[InputFile], stats: ParseStats) -> Iterator[R
                 if cached > input_tokens:
                     raise ImportFormatError(file.name, "input_cached_tokens larger than input_tokens",
                                             line=where, column="input_cached_tokens")
+                parts = _input_parts(lambda c: token_int(file, where, r.get(c), c))  # noqa: B023 (called here)
+                if cached + sum(parts.values()) > input_tokens:
+                    raise ImportFormatError(file.name, "cached + cache-write + audio tokens larger than input_tokens",
+                                            line=where, column="input_tokens")
                 yield _usage_record(
                     ts=ts, hour=hour, project=r.get("project_id"), model=model, batch=bool(r.get("batch")),
                     tier=_tier(r.get("service_tier")), user=r.get("user_id"), api_key=r.get("api_key_id"),
                     input_tokens=input_tokens, cached=cached, output_tokens=output_tokens,
                     requests=token_int(file, where, r.get("num_model_requests"), "num_model_requests"),
+                    parts=parts,
                 )
 
 
