@@ -356,9 +356,10 @@ def main() -> None:
         wire_sizes(client, f"/p/{project.slug}/")
 
 
-def run_pages(client, project, n: int, runs: int, label: str) -> None:
-    base = f"/p/{project.slug}/"
-    pages = [
+def page_paths(slug: str) -> list[tuple[str, str]]:
+    """The pages both dashboard benches time (this one and bench/pages.py)."""
+    base = f"/p/{slug}/"
+    return [
         ("overview (30 days)", base),
         ("overview (90 days)", base + "?range=90d"),
         ("breakdown by model", base + "breakdown/"),
@@ -368,6 +369,11 @@ def run_pages(client, project, n: int, runs: int, label: str) -> None:
         ("records (page 1)", base + "records/"),
         ("reconcile", base + "reconcile/"),
     ]
+
+
+def run_pages(client, project, n: int, runs: int, label: str) -> None:
+    base = f"/p/{project.slug}/"
+    pages = page_paths(project.slug)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\n{project.slug} ({n:,} records), {label}: server-side render, {runs} runs each "
           f"(load average {load} on {os.cpu_count()} CPUs)")

@@ -27,20 +27,6 @@ import dashboard  # noqa: E402  (bench/dashboard.py: settings for BENCH_DB, the 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def pages(slug: str) -> list[tuple[str, str]]:
-    base = f"/p/{slug}/"
-    return [
-        ("overview (30 days)", base),
-        ("overview (90 days)", base + "?range=90d"),
-        ("breakdown by model", base + "breakdown/"),
-        ("breakdown by feature", base + "breakdown/?by=feature"),
-        ("breakdown by user", base + "breakdown/?by=user"),
-        ("tokens & caching", base + "tokens/"),
-        ("records (page 1)", base + "records/"),
-        ("reconcile", base + "reconcile/"),
-    ]
-
-
 def pct(samples: list[float], q: float) -> float:
     samples = sorted(samples)
     return samples[max(0, int(round(q * len(samples))) - 1)] * 1000
@@ -133,7 +119,7 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        urls = pages(project.slug)
+        urls = dashboard.page_paths(project.slug)
         hammer(args.port, cookie, urls, 2, 3)  # warm-up: every worker's caches
         floor, _, floor_s = hammer(args.port, cookie, [("healthz", "/healthz")], args.users, 5)
         results, errors, elapsed = hammer(args.port, cookie, urls, args.users, args.seconds, args.think)

@@ -13,20 +13,12 @@ from openai.types import CompletionUsage
 from openai.types.responses import ResponseUsage
 
 from billing.pricing.rates import is_regional
+from tests.pricing.ingest import MICRO, TS, post
 from usage.models import DailyModelUsage, UsageRecord
 from usage.records import UsageFormatError, normalize_usage
 from usage.reports.queries import SpendQuery, class_costs, grouped
 
 pytestmark = pytest.mark.django_db
-MICRO = 1000  # nano-USD per µ$
-TS = "2026-11-02T12:00:00Z"
-
-
-def post(api_client, events, capture):
-    with capture(execute=True):
-        response = api_client.post("/api/v1/events", {"events": events}, content_type="application/json")
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def costs():

@@ -13,19 +13,11 @@ from anthropic.types import ServerToolUsage
 from anthropic.types import Usage as AnthropicUsage
 from openai.types.responses import ResponseUsage
 
+from tests.pricing.ingest import MICRO, TS, post
 from usage.models import DailyModelUsage, UsageRecord
 from usage.reports.queries import SpendQuery, class_costs, grouped
 
 pytestmark = pytest.mark.django_db
-MICRO = 1000  # nano-USD per µ$
-TS = "2026-11-02T12:00:00Z"
-
-
-def post(api_client, events, capture):
-    with capture(execute=True):
-        response = api_client.post("/api/v1/events", {"events": events}, content_type="application/json")
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def test_anthropic_web_search_and_fetch_from_the_sdk_usage(api_client, django_capture_on_commit_callbacks):
