@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -10,7 +11,27 @@ from usage.models import UsageRecord
 from usage.reports.sessions import SOURCE, blocks, sessions, turns
 from usage.web.filters import RANGES, Filters
 
-SHOWN = 100
+SHOWN = 100  # sessions or blocks per page
+
+
+def _page(request, f: Filters, items: list, param: str) -> dict:
+    """One page of `items` (newest first) for the `param` page number, with the links to
+    the newer and older pages; the other table's page number stays in the links."""
+    page = Paginator(items, SHOWN).get_page(request.GET.get(param))
+    keep = {other: request.GET.get(other) or None for other in ("spage", "bpage") if other != param}
+
+    def link(number: int) -> str:
+        return f.query(**keep, **{param: number if number > 1 else None})
+
+    return {
+        "items": page.object_list,
+        "count": len(items),
+        "first": page.start_index(),
+        "last": page.end_index(),
+        "newer": link(page.previous_page_number()) if page.has_previous() else None,
+        "older": link(page.next_page_number()) if page.has_next() else None,
+        "anchor": param,
+    }
 
 
 def sessions_page(request, slug: str):
@@ -35,9 +56,8 @@ def sessions_page(request, slug: str):
         "active": active,
         "projected_nano": active.projected_nano(now) if active else None,
         "left": active.end - now if active else None,
-        "sessions": all_sessions[:SHOWN],
+        "sessions": _page(request, f, all_sessions, "spage"),
         "session_count": len(all_sessions),
-        "blocks": all_blocks[:SHOWN],
-        "block_count": len(all_blocks),
+        "blocks": _page(request, f, all_blocks, "bpage"),
         "total_nano": sum(s.cost_nano for s in all_sessions),
     })
