@@ -5,6 +5,10 @@ workers), each ending with exact totals:
 - a worker killed (-9) mid-import: the task is redelivered and the import runs again, once;
 - a worker killed (-9) mid-rollup: the task is redelivered and the day is rolled up.
 
+The kills land at a known point: a second connection holds a table lock the task's
+transaction needs, the test waits until the worker's backend waits on it, kills the worker
+and releases the lock (no race against the size of the data, so the data stays small).
+
 Each test runs its own redis-server on a free port (never the shared one) and its own
 workers on it."""
 
@@ -117,6 +121,31 @@ def services(settings):
     tasks._broker_down_until = 0.0
 
 
+class TableLock:
+    """EXCLUSIVE lock on a table from a connection of its own: reads go on, writes wait."""
+
+    def __init__(self, table: str):
+        import psycopg
+
+        db = connection.settings_dict
+        self.table = table
+        self.conn = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432,
+                                    user=db["USER"] or "postgres", dbname=db["NAME"])
+        self.conn.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+
+    def waiting(self) -> bool:
+        """Whether another backend waits for this lock with a statement on the table."""
+        self.conn.execute("SELECT pg_stat_clear_snapshot()")  # a fresh view inside the lock's transaction
+        row = self.conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
+            "AND query ILIKE %s", [f"%{self.table}%"]).fetchone()
+        return row[0] > 0
+
+    def release(self) -> None:
+        self.conn.rollback()
+        self.conn.close()
+
+
 def rolled_up_equals_records(project) -> bool:
     if DirtyDay.objects.filter(project=project).exists():
         return False
@@ -135,6 +164,7 @@ def batch(prefix: str, days: int = 20, per_day: int = 50):
 def test_worker_survives_redis_killed_under_ingest(services, settings):
     redis, start = services
     settings.ROLLUP_COALESCE_SECONDS = 0
+    settings.ROLLUP_LATE_SECONDS = 2  # the beat below takes marks whose task was lost with Redis
     project = Project.objects.create(slug="acme", name="Acme")
     worker = start()
     for n in range(3):
@@ -166,7 +196,7 @@ def test_worker_killed_mid_import_is_redelivered_and_imports_once(services, tmp_
     _, start = services
     settings.MEDIA_ROOT = tmp_path
     project = Project.objects.create(slug="acme", name="Acme")
-    rows = 60_000
+    rows = 5_000  # three chunks
     path = tmp_path / "claude_api_tokens.csv"
     with path.open("w", encoding="utf-8") as out:
         out.write(HEADER)
@@ -176,15 +206,22 @@ def test_worker_killed_mid_import_is_redelivered_and_imports_once(services, tmp_
                       f"≤ 200k,1000,0,0,0,100,0,global,\n")
     env = {"CELERY_VISIBILITY_TIMEOUT": 5, "IMPORT_HEARTBEAT_SECONDS": 1}
     first = start("w1", **env)
+    # Every record is written (uncommitted) before the import marks its days dirty: it
+    # stops there, at the end of its transaction, and is killed.
+    lock = TableLock(DirtyDay._meta.db_table)
     job = ImportJob.objects.create(project=project, file_name=path.name, file_path=str(path),
                                    file_size=path.stat().st_size)
     tasks.import_file.delay(job.pk)
-    wait_until(lambda: ImportJob.objects.filter(pk=job.pk, status="running", progress_bytes__gt=0).exists(),
-               timeout=60, interval=0.05)
-    os.killpg(first.pid, signal.SIGKILL)  # the whole worker, mid-import
-    first.wait()
+    try:
+        wait_until(lock.waiting, timeout=60, interval=0.05)
+        assert ImportJob.objects.get(pk=job.pk).status == "running"
+        os.killpg(first.pid, signal.SIGKILL)  # the whole worker, mid-import
+        first.wait()
+    finally:
+        lock.release()
+    assert UsageRecord.objects.filter(project=project).count() == 0  # the killed run wrote nothing
     start("w2", **env)  # Redis hands the unacked task to it after the visibility timeout
-    wait_until(lambda: ImportJob.objects.get(pk=job.pk).status in {"done", "failed"}, timeout=180)
+    wait_until(lambda: ImportJob.objects.get(pk=job.pk).status in {"done", "failed"}, timeout=120)
     job.refresh_from_db()
     assert job.status == "done", job.error
     assert job.records_added == rows == UsageRecord.objects.filter(project=project).count()
@@ -197,23 +234,23 @@ def test_worker_killed_mid_rollup_is_redelivered_and_rolls_the_day_up(services, 
     project = Project.objects.create(slug="acme", name="Acme")
     day = date(2026, 10, 1)
     ts = datetime(2026, 10, 1, 9, tzinfo=UTC)
-    records = [Record(external_id=f"r{i}", timestamp=ts + timedelta(seconds=i % 50000), model="claude-haiku-4-5",
-                      feature=f"f{i % 500}", end_user=f"u{i % 997}", input_tokens=1000 + i % 7, output_tokens=100)
-               for i in range(150_000)]
+    records = [Record(external_id=f"r{i}", timestamp=ts + timedelta(seconds=i), model="claude-haiku-4-5",
+                      feature=f"f{i % 50}", end_user=f"u{i % 97}", input_tokens=1000 + i % 7, output_tokens=100)
+               for i in range(3_000)]
     record_usage(project=project, source="api", records=records)  # queues the day's rollup
     env = {"CELERY_VISIBILITY_TIMEOUT": 5}
-    first = start("w1", **env)  # which takes it
-
-    def rolling_up() -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE query ILIKE %s AND pid <> pg_backend_pid()",
-                           ["%INSERT INTO usage_dailyusage%"])
-            return cursor.fetchone()[0] > 0
-
-    wait_until(rolling_up, timeout=60, interval=0.02)
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait()
+    # The rollup holds the project's lock and has summed the day when it writes the
+    # detailed rollup: it stops there, inside its transaction, and is killed.
+    lock = TableLock(DailyUsage._meta.db_table)
+    try:
+        first = start("w1", **env)  # which takes the task
+        wait_until(lock.waiting, timeout=60, interval=0.02)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    finally:
+        lock.release()
+    assert DirtyDay.objects.filter(project=project, day=day).exists()  # not rolled up by the killed run
     start("w2", **env)
     wait_until(lambda: not DirtyDay.objects.filter(project=project).exists(), timeout=120)
     assert rolled_up_equals_records(project)
-    assert DailyUsage.objects.filter(project=project, day=day).aggregate(n=Sum("requests"))["n"] == 150_000
+    assert DailyUsage.objects.filter(project=project, day=day).aggregate(n=Sum("requests"))["n"] == 3_000
