@@ -14,14 +14,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from billing.pricing.classes import (
-    FEE_CLASSES,
-    FEE_COLUMNS,
-    PRICED_COLUMNS,
-    TOKEN_COLUMNS,
-    rate_class,
-)
-from billing.pricing.rates import PriceBook, Tokens, Tools, Unpriced, cost, is_regional
+from billing.pricing.classes import FEE_COLUMNS, RATE_CLASSES, TOKEN_COLUMNS
+from billing.pricing.rates import PriceBook, Unpriced, price_counts
 from costwatch import hooks
 from costwatch.tenant.models import Project
 from usage import bounds
@@ -138,32 +132,33 @@ def apply_price(row: UsageRecord, book: PriceBook, *, explicit_long_context: boo
     row.priced_model = rates.model
     if not row.provider:
         row.provider = rates.provider
-    tokens = Tokens(**{rate_class(c): getattr(row, c) for c in PRICED_COLUMNS})
-    tools = Tools(**{c: getattr(row, f"{c}_requests") for c in FEE_CLASSES})
+    single = row.requests == 1
     try:
-        priced = cost(
-            tokens,
+        priced = price_counts(
             rates,
+            _counts(row),
+            _fee_counts(row),
             batch=row.batch,
             service_tier=row.service_tier,
             speed=row.speed,
             long_context=explicit_long_context if explicit_long_context is not None else (
-                row.long_context if row.requests != 1 else None
+                None if single else row.long_context
             ),
             # time-of-day prices apply per request; an aggregate row spans hours
-            when=row.timestamp if row.requests == 1 else None,
-            tools=tools,
-            regional=is_regional(row.model, row.region),
+            when=row.timestamp if single else None,
+            regional=book.is_regional(row.model, row.region),
         )
     except Unpriced:
         row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = None
         return False
-    row.long_context = priced.long_context
-    row.cost_nano = priced.cost_nano
-    row.cost_no_cache_nano = priced.no_cache_nano
-    row.cost_no_batch_nano = priced.no_batch_nano
-    row.fees_nano = priced.fees_nano
+    row.cost_nano, row.cost_no_cache_nano, row.cost_no_batch_nano, row.long_context, row.fees_nano = priced
     return True
+
+
+# a row's token counts in billing.pricing.classes.RATE_CLASSES order, its tool counts in
+# FEE_CLASSES order: what price_counts takes
+_counts = attrgetter(*(f"{c}_tokens" for c in RATE_CLASSES))
+_fee_counts = attrgetter(*FEE_COLUMNS)
 
 
 def set_billed(row: UsageRecord, billed: int | None) -> None:

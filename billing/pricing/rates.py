@@ -10,7 +10,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Decimal, Inexact, localcontext
 
 from billing.pricing.classes import FEE_CLASSES, RATE_CLASSES
 from billing.pricing.models import ModelAlias, ModelPrice
@@ -195,7 +195,33 @@ def cost(
     aggregated rows (console exports) pass the provider's own context-window label.
     `regional`: processed on a regional endpoint / inference_geo (see is_regional); the
     model's regional_multiplier applies to every token class. Tool fees are added as they
-    are. Raises Unpriced for a tier / speed / tool the model has no rate for."""
+    are. Raises Unpriced for a tier / speed / tool the model has no rate for.
+
+    Computed in integers (price_counts), equal to the Decimal definition _reference_cost."""
+    t = tokens
+    fees = None if tools is None else (tools.web_search, tools.web_fetch, tools.file_search, tools.grounding)
+    return Cost(*price_counts(
+        rates, (t.input, t.output, t.cache_read, t.cache_write_5m, t.cache_write_1h, t.cache_write_30m,
+                t.cache_write_12h, t.audio_input), fees,
+        batch=batch, service_tier=service_tier, speed=speed, long_context=long_context, when=when,
+        regional=regional))
+
+
+def _reference_cost(
+    tokens: Tokens,
+    rates: Rates,
+    *,
+    batch: bool = False,
+    service_tier: str = "",
+    speed: str = "",
+    long_context: bool | None = None,
+    when: datetime | None = None,
+    tools: Tools | None = None,
+    regional: bool = False,
+) -> Cost:
+    """cost() in Decimal, as it was computed before the integer path: the definition the
+    integer path is proven equal to (tests/pricing/test_fast_cost.py), and what it falls back
+    to where it cannot prove the result exact (see _Situation)."""
     if long_context is None:
         long_context = bool(
             rates.long_context_threshold and tokens.prompt > rates.long_context_threshold
@@ -247,6 +273,256 @@ def cost(
     )
 
 
+# --- The integer path -------------------------------------------------------------------
+# A record's cost is a dot product of its token counts with integer rates, then one
+# rounding. The rates, discount and multipliers of one situation (model price row × batch ×
+# tier × speed × long context × region × peak) are turned into integers once, at the
+# smallest power of ten that holds them exactly (_Situation), and memoized on the Rates
+# object (so per price book). The result equals _reference_cost exactly:
+# - _reference_cost multiplies and adds exact decimals and rounds once, half to even
+#   (money.to_nano); here the same products are exact integers over a power of ten, and
+#   _round_half_even rounds the same way;
+# - Decimal arithmetic rounds an intermediate past the context's 28 significant digits.
+#   A situation bounds every intermediate by (all tokens) × `per_token`; a record past
+#   `max_tokens` (far beyond any real bill: ~10^18 nano-USD), or with counts that are not
+#   non-negative integers, is priced by _reference_cost itself, as is a situation whose
+#   rates are not finite non-negative decimals.
+
+_DECIMAL_DIGITS = 28  # decimal's default context precision, which _reference_cost runs in
+
+
+def _places(value) -> int | None:
+    """Decimal places `value` needs (Decimal("0.375000") -> 3), None if it is no finite
+    non-negative decimal (the integer path then leaves it to _reference_cost)."""
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        return None
+    if (isinstance(value, Decimal) and not value.is_finite()) or value < 0:
+        return None
+    numerator, denominator = value.as_integer_ratio()
+    places = 0
+    while (numerator * 10**places) % denominator:
+        places += 1
+    return places
+
+
+def _scaled(value, places: int) -> int:
+    """`value` × 10^places, exactly (places >= _places(value))."""
+    numerator, denominator = value.as_integer_ratio()
+    return numerator * 10**places // denominator
+
+
+def _round_half_even(numerator: int, power: int) -> int:
+    """numerator / 10^power rounded half to even, as money.to_nano rounds."""
+    if not power:
+        return numerator
+    divisor = 10**power
+    whole, rest = divmod(numerator, divisor)
+    twice = rest * 2
+    if twice > divisor or (twice == divisor and whole & 1):
+        whole += 1
+    return whole
+
+
+class _Situation:
+    """Integer rates of one situation. Nano-USD of a record, before rounding, over
+    10^power: cost = S × cost_factor + cache_read × cache_read_factor (the batch
+    cache-read correction), no cache = U × no_cache_factor, no batch = S × no_batch_factor,
+    where S = Σ tokens × rate and U = (prompt − audio) × input + audio × audio rate +
+    output × output rate, with the `rates` integers (USD per M × 10^r)."""
+
+    __slots__ = ("rates", "cost_factor", "cache_read_factor", "cost_power", "no_cache_factor",
+                 "no_cache_power", "no_batch_factor", "no_batch_power", "max_tokens")
+
+    @classmethod
+    def build(cls, rates: Rates, *, discounted: bool, priority: bool, fast: bool, long_context: bool,
+              regional: bool, peak: bool) -> _Situation | None:
+        """None: the integer path can't vouch for this situation (_reference_cost prices it)."""
+        per = rates.per_class(long_context=long_context, priority=priority)
+        with localcontext() as ctx:
+            ctx.traps[Inexact] = True  # a constant _reference_cost would round: leave it to it
+            try:
+                # the same operations, in the same order, as _reference_cost
+                multiplier = Decimal(1)
+                if fast:
+                    multiplier *= rates.fast_multiplier
+                if peak:
+                    multiplier *= rates.peak_multiplier
+                if regional:
+                    multiplier *= rates.regional_multiplier
+                discount = Decimal(1)
+                batch_read = None
+                if discounted:
+                    discount = Decimal(1) - rates.batch_discount
+                    if rates.batch_cache_read is not None:
+                        batch_read = rates.batch_cache_read - per["cache_read"] * discount
+            except (Inexact, TypeError, ArithmeticError):
+                return None
+        values = [per[c] for c in RATE_CLASSES]
+        if discounted and rates.batch_cache_read is not None:
+            values.append(rates.batch_cache_read)
+        places = [_places(v) for v in values]
+        m, d = _places(multiplier), _places(discount)
+        if None in places or m is None or d is None:
+            return None
+        r = max(places)
+        rate_ints = tuple(_scaled(v, r) for v in values[:len(RATE_CLASSES)])
+        mu, delta = _scaled(multiplier, m), _scaled(discount, d)
+        # batch_read = batch_cache_read − cache_read × discount has at most r + d places
+        kappa = 0 if batch_read is None else (1 if batch_read >= 0 else -1) * _scaled(abs(batch_read), r + d)
+        self = cls()
+        self.rates = rate_ints
+        # 1000 nano-USD per token at $1/M: fold the 1000 into the power of ten
+        self.cost_factor, self.cost_power = _fold(delta * mu, r + d + m)
+        self.cache_read_factor = _fold(kappa * mu, r + d + m)[0]
+        self.no_cache_factor, self.no_cache_power = _fold(delta * mu, r + d + m)
+        self.no_batch_factor, self.no_batch_power = _fold(mu, r + m)
+        # every intermediate of _reference_cost, over its power of ten, is at most
+        # (sum of the tokens) × per_token: keep each under 28 digits
+        per_token = max(max(rate_ints), 1) * max(delta, 1) * max(mu, 1) + abs(kappa) * max(mu, 1)
+        self.max_tokens = (10**_DECIMAL_DIGITS - 1) // per_token
+        return self
+
+
+def _fold(factor: int, power: int) -> tuple[int, int]:
+    """factor × 1000 / 10^power as (factor', power') with power' >= 0."""
+    shift = min(3, power)
+    return factor * 10 ** (3 - shift), power - shift
+
+
+def _peak_minutes(rates: Rates) -> bytes:
+    """is_peak for each minute of the UTC day (it depends on nothing else)."""
+    return bytes(rates.is_peak(datetime(2000, 1, 1, m // 60, m % 60)) for m in range(24 * 60))
+
+
+def _memo(rates: Rates) -> dict:
+    """What the integer path keeps per price row (the Rates object; a frozen dataclass keeps
+    it beside its fields, outside equality and repr)."""
+    memo = rates.__dict__.get("_integer_path")
+    if memo is None:
+        memo = {}
+        object.__setattr__(rates, "_integer_path", memo)
+    return memo
+
+
+# service tier as written -> (priority, discount tier); absent: not a tier any price has
+_TIERS: dict = {}
+
+
+def _tier(service_tier) -> tuple[bool, bool] | None:
+    tier = (service_tier or "").lower()
+    if tier not in STANDARD_TIERS | PRIORITY_TIERS | DISCOUNT_TIERS:
+        return None
+    found = (tier in PRIORITY_TIERS, tier in DISCOUNT_TIERS)
+    if isinstance(service_tier, str) and len(_TIERS) < 1000:
+        _TIERS[service_tier] = found
+    return found
+
+
+def price_counts(
+    rates: Rates,
+    counts: tuple,
+    fee_counts: tuple | None,
+    *,
+    batch: bool = False,
+    service_tier: str = "",
+    speed: str = "",
+    long_context: bool | None = None,
+    when: datetime | None = None,
+    regional: bool = False,
+) -> tuple[int, int, int, bool, int]:
+    """cost() on plain tuples, for writers pricing many records: `counts` in RATE_CLASSES
+    order, `fee_counts` in FEE_CLASSES order (or None). Returns the fields of Cost, in order.
+    Raises Unpriced as cost() does."""
+    tier = _TIERS.get(service_tier) or _tier(service_tier)
+    if tier is None:
+        raise Unpriced(f"{rates.model}: no rate for service tier {service_tier!r}")
+    priority, discount_tier = tier
+    if priority and rates.priority_input is None:
+        raise Unpriced(f"{rates.model}: no {service_tier!r} (priority) rate")
+    if discount_tier and rates.batch_discount is None:
+        raise Unpriced(f"{rates.model}: no {service_tier!r} rate")
+    fast = speed == "fast"
+    if fast and not rates.fast_multiplier:
+        raise Unpriced(f"{rates.model}: no fast-mode rate")
+    i, o, cr, w5, w1, w30, w12, a = counts
+    try:
+        exact = (i | o | cr | w5 | w1 | w30 | w12 | a) >= 0
+    except TypeError:
+        exact = False
+    if not exact:
+        return _by_reference(rates, counts, fee_counts, batch, service_tier, speed, long_context, when, regional)
+    prompt = i + cr + w5 + w1 + w30 + w12 + a
+    if long_context is None:
+        long_context = bool(rates.long_context_threshold and prompt > rates.long_context_threshold)
+    memo = rates.__dict__.get("_integer_path") or _memo(rates)
+    peak = False
+    if rates.peak_hours and rates.peak_multiplier and isinstance(when, datetime):
+        minutes = memo.get("peak")
+        if minutes is None:
+            minutes = memo["peak"] = _peak_minutes(rates)
+        moment = when.astimezone(UTC) if when.tzinfo else when
+        peak = bool(minutes[moment.hour * 60 + moment.minute])
+    key = (bool((batch or discount_tier) and rates.batch_discount), priority, fast, bool(long_context),
+           bool(regional and rates.regional_multiplier), peak)
+    try:
+        situation = memo[key]
+    except KeyError:
+        situation = memo[key] = _Situation.build(
+            rates, discounted=key[0], priority=priority, fast=fast, long_context=key[3], regional=key[4],
+            peak=peak)
+    if situation is None or prompt + o > situation.max_tokens:
+        return _by_reference(rates, counts, fee_counts, batch, service_tier, speed, long_context, when, regional)
+    fees = _fees_nano(rates, fee_counts) if fee_counts and any(fee_counts) else 0
+    ri, ro, rcr, r5, r1, r30, r12, ra = situation.rates
+    full = i * ri + o * ro + cr * rcr + w5 * r5 + w1 * r1 + w30 * r30 + w12 * r12 + a * ra
+    uncached = (prompt - a) * ri + a * ra + o * ro
+    return (
+        _round_half_even(full * situation.cost_factor + cr * situation.cache_read_factor,
+                         situation.cost_power) + fees,
+        _round_half_even(uncached * situation.no_cache_factor, situation.no_cache_power) + fees,
+        _round_half_even(full * situation.no_batch_factor, situation.no_batch_power) + fees,
+        long_context,
+        fees,
+    )
+
+
+def _fees_nano(rates: Rates, fee_counts: tuple) -> int:
+    """Rates.fees_nano in integers (fees are USD per 1,000 requests: 10^6 nano-USD each)."""
+    memo = _memo(rates)
+    fees = memo.get("fees")
+    if fees is None:
+        values = [getattr(rates, f"{name}_fee") for name in FEE_CLASSES]
+        places = [0 if v is None else _places(v) for v in values]
+        if None in places:
+            fees = memo["fees"] = False
+        else:
+            power = max(places)
+            fees = memo["fees"] = (tuple(None if v is None else _scaled(v, power) for v in values), power)
+    if fees is False:
+        return rates.fees_nano(Tools(*fee_counts))
+    ints, power = fees
+    total = bound = 0
+    for name, count, fee in zip(FEE_CLASSES, fee_counts, ints, strict=True):
+        if not count:
+            continue
+        if fee is None:
+            raise Unpriced(f"{rates.model}: no {name.replace('_', ' ')} price")
+        if not isinstance(count, int):
+            return rates.fees_nano(Tools(*fee_counts))
+        total += count * fee
+        bound += abs(count) * fee
+    if bound >= 10**_DECIMAL_DIGITS:
+        return rates.fees_nano(Tools(*fee_counts))
+    return _round_half_even(total * 10**6, power)
+
+
+def _by_reference(rates, counts, fee_counts, batch, service_tier, speed, long_context, when, regional):
+    priced = _reference_cost(Tokens(*counts), rates, batch=batch, service_tier=service_tier, speed=speed,
+                             long_context=long_context, when=when,
+                             tools=None if fee_counts is None else Tools(*fee_counts), regional=regional)
+    return priced.cost_nano, priced.no_cache_nano, priced.no_batch_nano, priced.long_context, priced.fees_nano
+
+
 # Cross-region ids on Bedrock: a geography (us., eu., …) is a regional endpoint, global. is not.
 _BEDROCK_GEO = re.compile(r"^(?:bedrock/)?(us|eu|au|apac|jp|ca|us-gov)\.(?:anthropic|openai)\.")
 _BEDROCK_IN_REGION = re.compile(r"^(?:bedrock/)?(?:anthropic|openai)\.")
@@ -281,6 +557,7 @@ class PriceBook:
         self._starts = {m: [r.effective_from for r in rs] for m, rs in self._by_model.items()}
         self._aliases = {k.strip().lower(): v for k, v in aliases.items()}
         self._resolved: dict[str, str | None] = {}  # a batch repeats a few model names
+        self._regional: dict[tuple[str, str], bool] = {}
 
     @classmethod
     def load(cls) -> PriceBook:
@@ -293,6 +570,15 @@ class PriceBook:
         if name not in self._resolved:
             self._resolved[name] = self._lookup(name)
         return self._resolved[name]
+
+    def is_regional(self, model: str, region: str = "") -> bool:
+        """is_regional, remembered per (model, region): a batch repeats a few."""
+        key = (model, region)
+        try:
+            return self._regional[key]
+        except KeyError:
+            found = self._regional[key] = is_regional(model, region)
+            return found
 
     def _lookup(self, name: str) -> str | None:
         candidates = [name.strip().lower()]
