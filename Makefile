@@ -34,7 +34,8 @@ demo: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Unit + integration + browser tests on SQLite, then the suite again on PostgreSQL with a
-# real Celery worker on Redis, each on two pytest-xdist workers (each with its own test
+# real Celery worker on Redis (every test that uses a database: the others gave their
+# answer in the first pass), each on two pytest-xdist workers (each with its own test
 # database). COSTWATCH_REQUIRE_SERVICES=1 (CI) turns a missing service
 # into a failure instead of a skip.
 test: install-dev
@@ -42,7 +43,7 @@ test: install-dev
 	$(PY) -m pytest -m "not services" -n 2 -p no:cacheprovider
 	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_URL)'.rsplit('/',1)[0]+'/postgres', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== PostgreSQL pass =="; \
-		DATABASE_URL=$(PG_URL) $(PY) -m pytest -m "not e2e" -n 2 -p no:cacheprovider; \
+		DATABASE_URL=$(PG_URL) COSTWATCH_DB_TESTS_ONLY=1 $(PY) -m pytest -m "not e2e" -n 2 -p no:cacheprovider; \
 	elif [ "$$COSTWATCH_REQUIRE_SERVICES" = "1" ]; then \
 		echo "PostgreSQL at $(PG_URL) is required (COSTWATCH_REQUIRE_SERVICES=1) but not reachable"; exit 1; \
 	else \

@@ -3,6 +3,23 @@ import os
 import pytest
 
 REQUIRE_SERVICES = os.environ.get("COSTWATCH_REQUIRE_SERVICES") == "1"
+# `make test` runs the suite twice: on SQLite, then on PostgreSQL with a real Celery worker.
+# A test that touches no database gives the same answer in both, so the PostgreSQL pass
+# (DATABASE_URL=postgres…) leaves it to the SQLite pass: COSTWATCH_DB_TESTS_ONLY=1 (set by
+# `make test` for that pass).
+DB_TESTS_ONLY = os.environ.get("COSTWATCH_DB_TESTS_ONLY") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not DB_TESTS_ONLY:
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_db = item.get_closest_marker("django_db") or "django_db_setup" in getattr(item, "fixturenames", ())
+        (keep if uses_db else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def need(condition: bool, reason: str) -> None:
