@@ -158,17 +158,24 @@ class _Scopes:
         self.names: dict[str, list[tuple[str, str, str]]] = {}
 
     def __iter__(self) -> Iterator[Record]:
+        directory = self.directory if self.directory.ids else None  # an empty one maps nothing
+        stated = self.stated
         for record in self.records:
-            provider = record.provider
-            for pair in _names_in(record):
-                self.names.setdefault(provider, []).append(pair)
-            if record.metadata.get("api_key_id"):
-                record.api_key = record.metadata["api_key_id"]
-            record.api_key = self.directory.resolve(provider, DirectoryEntry.API_KEY, record.api_key)
-            record.workspace = self.directory.resolve(provider, DirectoryEntry.WORKSPACE, record.workspace)
-            record.metadata["format"] = self.format
-            day = record.timestamp.date()
-            self.stated.setdefault((provider, day), set()).add(record.workspace)
+            provider, meta = record.provider, record.metadata
+            if "api_key_id" in meta or "project_id" in meta:
+                for pair in _names_in(record):
+                    self.names.setdefault(provider, []).append(pair)
+                if meta.get("api_key_id"):
+                    record.api_key = meta["api_key_id"]
+            if directory is not None:
+                record.api_key = directory.resolve(provider, DirectoryEntry.API_KEY, record.api_key)
+                record.workspace = directory.resolve(provider, DirectoryEntry.WORKSPACE, record.workspace)
+            meta["format"] = self.format
+            scope = (provider, record.timestamp.date())
+            workspaces = stated.get(scope)
+            if workspaces is None:
+                workspaces = stated[scope] = set()
+            workspaces.add(record.workspace)
             yield record
 
 

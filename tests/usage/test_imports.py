@@ -172,6 +172,21 @@ def test_console_long_context_label_and_fast_speed(project, tmp_path):
     }
 
 
+def test_console_cells_other_than_plain_digits_and_a_bad_cell_late_in_the_file(project, tmp_path):
+    """Rows of plain digits take a quick path; the others read as every CSV's counts do."""
+    header = "usage_date_utc,model_version,api_key,usage_input_tokens_no_cache,usage_output_tokens\n"
+    rows = ["2026-03-01,claude-haiku-4-5,k1,1000,10", '2026-03-01,claude-haiku-4-5,k2," 1,000 ",10.0',
+            "2026-03-01 ,claude-haiku-4-5,k3,1000,", "2026-03-01,claude-haiku-4-5,k4,1000,10"]
+    summary = run_import(project=project, paths=[write(tmp_path, "u.csv", header + "\n".join(rows) + "\n")])
+    assert summary.records_added == 4
+    assert sorted(UsageRecord.objects.values_list("api_key", "input_tokens", "output_tokens")) == [
+        ("k1", 1000, 10), ("k2", 1000, 10), ("k3", 1000, 0), ("k4", 1000, 10)]
+    bad = header + "\n".join(rows[:1] * 3000) + "\n2026-03-01,claude-haiku-4-5,k5,1000,²\n"
+    with pytest.raises(ImportFailed, match="line 3002, column 'usage_output_tokens': expected a whole number"):
+        run_import(project=project, paths=[write(tmp_path, "bad.csv", bad)])
+    assert UsageRecord.objects.count() == 4
+
+
 def test_console_all_zero_rows_are_skipped(project, tmp_path):
     path = write(tmp_path, "z.csv", "usage_date_utc,model_version,usage_input_tokens_no_cache,usage_output_tokens\n"
                  "2026-03-01,claude-haiku-4-5,0,0\n2026-03-01,claude-sonnet-4-6,1,1\n")

@@ -10,21 +10,27 @@ token rows of the same scope and model.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 
 from billing.pricing.money import usd_to_nano
 from usage.importers.base import (
+    KEY_LENGTH,
     SEP,
     CsvRow,
     ImportFormatError,
     InputFile,
     ParseStats,
     context_is_long,
+    csv_lines,
     cw_key,
     key,
     model_key,
     parse_day_or_time,
     read_csv,
+    unhashed_key,
 )
 from usage.models import LEDGER_BILLED
 from usage.records import Record
@@ -78,71 +84,124 @@ def natural_key(*, day: str, model: str, workspace: str, api_key: str, tier: str
 
 def parse_usage(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record]:
     for file in files:
-        rows = read_csv(file, stats, required=USAGE_REQUIRED, format_label="Anthropic Console usage export")
-        first = True
-        for row in rows:
-            if first:
-                first = False
-                if not any(c in row.values for c in TOKEN_COLUMNS):
-                    raise ImportFormatError(
-                        file.name, "no token columns (usage_input_tokens_no_cache, usage_output_tokens, …)",
-                        line=1,
-                    )
-            record = _usage_record(row)
-            if record is None:
-                stats.rows_skipped += 1
-                continue
-            yield record
+        yield from _usage_records(file, stats)
 
 
-def _usage_record(row: CsvRow) -> Record | None:
-    ts, hour = parse_day_or_time(row, "usage_date_utc")
-    model = row.get("model_version")
-    if not model:
-        raise row.error("model_version", "expected a model id, got an empty cell")
-    w5 = row.int("usage_input_tokens_cache_write_5m") + row.int("usage_input_tokens_cache_write")
-    tokens = {
-        "input_tokens": row.int("usage_input_tokens_no_cache"),
-        "cache_write_5m_tokens": w5,
-        "cache_write_1h_tokens": row.int("usage_input_tokens_cache_write_1h"),
-        "cache_read_tokens": row.int("usage_input_tokens_cache_read"),
-        "output_tokens": row.int("usage_output_tokens"),
-    }
-    web_searches = row.int("web_search_count")
-    if not any(tokens.values()) and not web_searches:
-        return None
-    tier, batch = _tier(row.get("usage_type"))
-    speed = row.get("speed").lower()
-    speed = "fast" if speed == "fast" else ""
-    context_window = row.get("context_window")
-    workspace = _workspace(row.get("workspace"))
-    geo = row.get("inference_geo")
-    ext = natural_key(day=ts.date().isoformat(), model=model, workspace=workspace,
-                      api_key=row.get("api_key"), tier=tier, context_window=context_window,
-                      speed=speed, geo=geo)
-    if hour:
-        ext = ext + SEP + key(hour)
-    metadata = {"workspace": workspace}
-    if geo:
-        metadata["inference_geo"] = geo
-    return Record(
-        external_id=ext,
-        timestamp=ts,
-        model=model,
-        provider="anthropic",
-        ledger=LEDGER_BILLED,
-        api_key=row.get("api_key"),
-        workspace=workspace_ref(workspace),
-        batch=batch,
-        service_tier=tier,
-        speed=speed,
-        long_context=context_is_long(context_window),
-        region=geo,
-        requests=0,  # the export has no request counts
-        web_search_requests=web_searches,
-        metadata=metadata,
-        **tokens,
-    )
+# The cells a usage row is read by: its scope (what it is the usage of; the values derived
+# from it are computed once per distinct scope), and its counts. A missing column reads as
+# an empty cell.
+SCOPE_COLUMNS = ["model_version", "workspace", "api_key", "usage_type", "context_window", "speed",
+                 "inference_geo"]
+COUNT_COLUMNS = ["usage_input_tokens_no_cache", "usage_input_tokens_cache_write_5m",
+                 "usage_input_tokens_cache_write", "usage_input_tokens_cache_write_1h",
+                 "usage_input_tokens_cache_read", "usage_output_tokens", "web_search_count"]
+FAST_DIGITS = 15  # up to here a cell of ASCII digits is a count within usage.bounds.MAX_COUNT
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a usage row's scope cells give its record, and its natural key after the day."""
+
+    model: str
+    api_key: str
+    workspace: str  # as the export names it ('Default' for the default workspace)
+    tier: str
+    batch: bool
+    speed: str
+    long_context: bool
+    geo: str
+    key_parts: tuple[str, ...]  # natural_key's parts after the day
+    key_rest: str  # the same, joined: "|model|workspace|…"
+
+    @classmethod
+    def of(cls, row: CsvRow) -> _Scope:
+        model = row.get("model_version")
+        if not model:
+            raise row.error("model_version", "expected a model id, got an empty cell")
+        tier, batch = _tier(row.get("usage_type"))
+        speed = "fast" if row.get("speed").lower() == "fast" else ""
+        context_window = row.get("context_window")
+        workspace = _workspace(row.get("workspace"))
+        geo = row.get("inference_geo")
+        api_key = row.get("api_key")
+        parts = (model_key(model), workspace, api_key, tier, cw_key(context_window), speed or "standard", geo)
+        return cls(model=model, api_key=api_key, workspace=workspace, tier=tier, batch=batch, speed=speed,
+                   long_context=context_is_long(context_window), geo=geo, key_parts=parts,
+                   key_rest=SEP + unhashed_key(*parts))
+
+    def natural_key(self, day: str) -> str:
+        """natural_key() of this scope on `day` (an ISO date: nothing in it to escape)."""
+        text = day + self.key_rest
+        return text if len(text) <= KEY_LENGTH else key(day, *self.key_parts)
+
+
+def _usage_records(file: InputFile, stats: ParseStats) -> Iterator[Record]:
+    """One usage export's records. Per row only the day and the counts are parsed; a cell
+    that is not plain digits (or a bad day) takes the general path of CsvRow, which names
+    file, line and column."""
+    lines = csv_lines(file, stats, required=USAGE_REQUIRED, format_label="Anthropic Console usage export")
+    names = next(lines)
+    if not any(c in names for c in TOKEN_COLUMNS):
+        for _ in lines:  # refused at its first row (a header alone imports nothing)
+            raise ImportFormatError(file.name, "no token columns (usage_input_tokens_no_cache, usage_output_tokens, "
+                                    "…)", line=1)
+        return
+    at = {n: i for i, n in enumerate(names)}  # a repeated column: its last (as CsvRow reads it)
+    blank = len(names)  # an empty cell appended to every row
+    scope_cells = itemgetter(*(at.get(c, blank) for c in SCOPE_COLUMNS))
+    count_cells = itemgetter(*(at.get(c, blank) for c in COUNT_COLUMNS))
+    day_at = at["usage_date_utc"]
+    scopes: dict[tuple[str, ...], _Scope] = {}
+    days: dict[str, tuple[datetime, str, str]] = {}  # cell -> (time, ISO day, "|HH:MM" or "")
+    for line, values in lines:
+        values.append("")
+        stamp = days.get(values[day_at])
+        if stamp is None:
+            row = CsvRow(file.name, line, dict(zip(names, values, strict=False)))
+            ts, hour = parse_day_or_time(row, "usage_date_utc")
+            stamp = days[values[day_at]] = (ts, ts.date().isoformat(), SEP + key(hour) if hour else "")
+        cells = scope_cells(values)
+        scope = scopes.get(cells)
+        if scope is None:
+            scope = scopes[cells] = _Scope.of(CsvRow(file.name, line, dict(zip(names, values, strict=False))))
+        counts = count_cells(values)
+        digits = "".join(counts)
+        if digits.isdigit() and digits.isascii() and max(map(len, counts)) <= FAST_DIGITS:
+            no_cache, w5, w5_legacy, w1, read, output, searches = [int(c) if c else 0 for c in counts]
+        else:
+            row = CsvRow(file.name, line, dict(zip(names, values, strict=False)))
+            w5, w5_legacy, no_cache, w1, read, output, searches = (row.int(c) for c in [
+                "usage_input_tokens_cache_write_5m", "usage_input_tokens_cache_write", "usage_input_tokens_no_cache",
+                "usage_input_tokens_cache_write_1h", "usage_input_tokens_cache_read", "usage_output_tokens",
+                "web_search_count"])
+        w5 += w5_legacy
+        if not (no_cache or w5 or w1 or read or output or searches):
+            stats.rows_skipped += 1
+            continue
+        ts, day, hour = stamp
+        geo = scope.geo
+        yield Record(
+            external_id=scope.natural_key(day) + hour,
+            timestamp=ts,
+            model=scope.model,
+            provider="anthropic",
+            ledger=LEDGER_BILLED,
+            api_key=scope.api_key,
+            workspace=workspace_ref(scope.workspace),
+            batch=scope.batch,
+            service_tier=scope.tier,
+            speed=scope.speed,
+            long_context=scope.long_context,
+            region=geo,
+            requests=0,  # the export has no request counts
+            web_search_requests=searches,
+            metadata={"workspace": scope.workspace, "inference_geo": geo} if geo else {"workspace": scope.workspace},
+            input_tokens=no_cache,
+            cache_write_5m_tokens=w5,
+            cache_write_1h_tokens=w1,
+            cache_read_tokens=read,
+            output_tokens=output,
+        )
 
 
 def parse_cost(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record]:
