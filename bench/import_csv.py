@@ -60,6 +60,21 @@ def generate(path: Path, rows: int) -> None:
             hour += 1
 
 
+def backend_cpu_seconds(connection) -> float | None:
+    """CPU seconds the PostgreSQL backend of this connection has used (a local server), or
+    None: on a loaded machine CPU time says what the import costs when wall time can't."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def csv_reader_rate(path: Path) -> float:
     """Rows/s of a bare csv.reader over the file: what parsing alone costs."""
     t = time.perf_counter()
@@ -126,9 +141,14 @@ def main() -> None:
         slug = f"bench-{int(time.time())}"
         project = Project.objects.create(slug=slug, name=slug)
         baseline = peak_mb()
+        backend = backend_cpu_seconds(connection)
+        cpu = time.process_time()
         t = time.perf_counter()
         summary = run_import(project=project, paths=[path])
         seconds = time.perf_counter() - t
+        cpu = time.process_time() - cpu
+        if backend is not None:
+            backend = backend_cpu_seconds(connection) - backend
         if args.again:
             # the same export again: every row a duplicate, restated by the billed rule
             # (usage.billed) as confirmed by this import, nothing replaced
@@ -153,6 +173,8 @@ def main() -> None:
           f"then rollups of {summary.first_day}..{summary.last_day}: {rollup_seconds[0]:.1f} s; total {seconds:.1f} s")
     print(f"csv.reader over the same file: {parse_rate:,.0f} rows/s; import / csv.reader = "
           f"{args.rows / import_only / parse_rate:.3f}")
+    print(f"CPU: {cpu:.1f} s in this process" + (f", {backend:.1f} s in the PostgreSQL backend" if backend else "")
+          + " (import and rollups)")
     print(f"peak RSS: {peak_mb():.0f} MB (before the import: {baseline:.0f} MB)")
     Project.objects.filter(pk=project.pk).delete()
 
