@@ -348,14 +348,12 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
 
 
 def _count_inserts(inserts: list[Row], state: _MergeState, counts: Counts) -> None:
-    for row in inserts:
-        if row.metadata.get("cost_only"):
-            state.has_cost_rows = True
-        counts.days.add((row.day, row.ledger))
-        if row.cost_nano is None:
-            counts.unpriced += 1
-        else:
-            counts.cost_nano += row.cost_nano
+    if not state.has_cost_rows and any(row.metadata.get("cost_only") for row in inserts):
+        state.has_cost_rows = True
+    counts.days.update({(row.day, row.ledger) for row in inserts})
+    costs = [row.cost_nano for row in inserts]
+    counts.unpriced += costs.count(None)
+    counts.cost_nano += sum(filter(None, costs))
     counts.accepted += len(inserts)
 
 

@@ -105,6 +105,7 @@ class _Scope:
     model: str
     api_key: str
     workspace: str  # as the export names it ('Default' for the default workspace)
+    workspace_ref: str  # UsageRecord.workspace
     tier: str
     batch: bool
     speed: str
@@ -125,9 +126,9 @@ class _Scope:
         geo = row.get("inference_geo")
         api_key = row.get("api_key")
         parts = (model_key(model), workspace, api_key, tier, cw_key(context_window), speed or "standard", geo)
-        return cls(model=model, api_key=api_key, workspace=workspace, tier=tier, batch=batch, speed=speed,
-                   long_context=context_is_long(context_window), geo=geo, key_parts=parts,
-                   key_rest=SEP + unhashed_key(*parts))
+        return cls(model=model, api_key=api_key, workspace=workspace, workspace_ref=workspace_ref(workspace),
+                   tier=tier, batch=batch, speed=speed, long_context=context_is_long(context_window), geo=geo,
+                   key_parts=parts, key_rest=SEP + unhashed_key(*parts))
 
     def natural_key(self, day: str) -> str:
         """natural_key() of this scope on `day` (an ISO date: nothing in it to escape)."""
@@ -187,7 +188,7 @@ def _usage_records(file: InputFile, stats: ParseStats) -> Iterator[Record]:
             provider="anthropic",
             ledger=LEDGER_BILLED,
             api_key=scope.api_key,
-            workspace=workspace_ref(scope.workspace),
+            workspace=scope.workspace_ref,
             batch=scope.batch,
             service_tier=scope.tier,
             speed=scope.speed,
