@@ -71,6 +71,13 @@ def _workspace(value: str) -> str:
     return value or "Default"
 
 
+def _scope_cells(row: CsvRow) -> tuple[str, bool, str, str, str, str]:
+    """(tier, batch, speed, context window, workspace, inference geo) of a row of either export."""
+    tier, batch = _tier(row.get("usage_type"))
+    speed = "fast" if row.get("speed").lower() == "fast" else ""
+    return tier, batch, speed, row.get("context_window"), _workspace(row.get("workspace")), row.get("inference_geo")
+
+
 def workspace_ref(name: str) -> str:
     """UsageRecord.workspace: `Default` is the API's workspace_id null."""
     return "" if _workspace(name) == "Default" else name
@@ -119,11 +126,7 @@ class _Scope:
         model = row.get("model_version")
         if not model:
             raise row.error("model_version", "expected a model id, got an empty cell")
-        tier, batch = _tier(row.get("usage_type"))
-        speed = "fast" if row.get("speed").lower() == "fast" else ""
-        context_window = row.get("context_window")
-        workspace = _workspace(row.get("workspace"))
-        geo = row.get("inference_geo")
+        tier, batch, speed, context_window, workspace, geo = _scope_cells(row)
         api_key = row.get("api_key")
         parts = (model_key(model), workspace, api_key, tier, cw_key(context_window), speed or "standard", geo)
         return cls(model=model, api_key=api_key, workspace=workspace, workspace_ref=workspace_ref(workspace),
@@ -223,11 +226,7 @@ def parse_cost(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record
                                     f"got {row.get('token_type')!r}")
                 if not model:
                     raise row.error("model", "expected a model name, got an empty cell")
-            tier, batch = _tier(row.get("usage_type"))
-            speed = "fast" if row.get("speed").lower() == "fast" else ""
-            context_window = row.get("context_window")
-            workspace = _workspace(row.get("workspace"))
-            geo = row.get("inference_geo")
+            tier, batch, speed, context_window, workspace, geo = _scope_cells(row)
             day = ts.date().isoformat()
             # "cost|…": a cost row never shares a key with a token row; usage.billed
             # matches the two views of the same usage by scope and model instead.
