@@ -68,6 +68,66 @@ def hammer(port: int, cookie: str, urls: list[tuple[str, str]], users: int, seco
     return results, errors, time.perf_counter() - t0
 
 
+def profile(client, urls: list[tuple[str, str]], runs: int) -> None:
+    """Per page, in this process with the test client: p50/p95 of the whole request, the
+    queries it makes, and where the time goes (SQL, template rendering, the charts' JSON
+    inside the template, the rest: Python building the figures and the context)."""
+    import statistics
+
+    from django.db import connection
+    from django.template import defaultfilters
+    from django.template.backends.django import Template
+
+    spent = {"sql": 0.0, "template": 0.0, "json": 0.0, "queries": 0}
+
+    def sql_timer(execute, sql, params, many, context):
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent["sql"] += time.perf_counter() - t0
+            spent["queries"] += 1
+
+    render, json_script = Template.render, defaultfilters._json_script
+
+    def timed_render(self, *a, **kw):
+        t0 = time.perf_counter()
+        try:
+            return render(self, *a, **kw)
+        finally:
+            spent["template"] += time.perf_counter() - t0
+
+    def timed_json(*a, **kw):
+        t0 = time.perf_counter()
+        try:
+            return json_script(*a, **kw)
+        finally:
+            spent["json"] += time.perf_counter() - t0
+
+    Template.render, defaultfilters._json_script = timed_render, timed_json
+    try:
+        with connection.execute_wrapper(sql_timer):
+            print(f"{'page':<22} {'p50':>7} {'p95':>7} {'queries':>7} {'SQL':>7} {'Python':>7} "
+                  f"{'template':>8} {'(JSON)':>7}  ms, mean per request")
+            for name, url in urls:
+                for _ in range(2):
+                    assert client.get(url).status_code == 200, url
+                samples = []
+                for key in spent:
+                    spent[key] = 0
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    client.get(url)
+                    samples.append(time.perf_counter() - t0)
+                mean = statistics.mean(samples) * 1000
+                sql, tpl, js = (spent[k] * 1000 / runs for k in ("sql", "template", "json"))
+                print(f"{name:<22} {pct(samples, 0.5):7.1f} {pct(samples, 0.95):7.1f} "
+                      f"{spent['queries'] / runs:7.1f} {sql:7.1f} {mean - sql - tpl:7.1f} {tpl:8.1f} "
+                      f"{js:7.1f}", flush=True)
+    finally:
+        Template.render, defaultfilters._json_script = render, json_script
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -78,6 +138,9 @@ def main() -> None:
     parser.add_argument("--replica", action="store_true",
                         help="pages read through the replica alias (costwatch.routers): a read-only "
                              "connection to the same database stands in for a streaming replica")
+    parser.add_argument("--profile", type=int, default=0, metavar="RUNS",
+                        help="instead of the load: each page RUNS times in this process, with "
+                             "queries and the time in SQL / Python / template / chart JSON")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8105)))
     args = parser.parse_args()
     dashboard.ensure_database()
@@ -103,6 +166,9 @@ def main() -> None:
     client = Client()
     client.force_login(user)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    if args.profile:
+        profile(client, dashboard.page_paths(project.slug), args.profile)
+        return
     connection.close()
 
     env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1"}

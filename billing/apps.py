@@ -9,6 +9,11 @@ class BillingConfig(AppConfig):
 
     def ready(self):
         # Imported here, as Django wants signal receivers (tasks import the models).
-        from billing import tasks
+        from django.db.models.signals import post_delete, post_save
+
+        from billing import budgets, tasks
+        from billing.models import Budget
 
         hooks.day_rolled_up.connect(tasks.schedule_budget_check, dispatch_uid="billing.budget_check")
+        post_save.connect(budgets.budget_changed, sender=Budget, dispatch_uid="billing.budget_saved")
+        post_delete.connect(budgets.budget_changed, sender=Budget, dispatch_uid="billing.budget_deleted")

@@ -19,6 +19,7 @@ from django.db.models import Sum
 from billing.models import AlertEvent, Budget
 from billing.pricing.money import usd_to_nano
 from costwatch import clock
+from costwatch.tenant import generation
 from costwatch.tenant.models import Project
 from usage.models import DailyModelUsage, DailyUsage
 from usage.reports.forecast import Forecast, forecast, history_start, period_bounds
@@ -155,6 +156,13 @@ def active(project: Project):
 
 def archive(budget: Budget, *, now: datetime) -> None:
     Budget.objects.filter(pk=budget.pk).update(archived_at=now, is_active=False)
+    generation.bump(budget.project_id)
+
+
+def budget_changed(sender, instance: Budget, **kwargs) -> None:
+    """Receiver of Budget's post_save / post_delete: the Overview shows the budget, so the
+    project's cached page data is stale (usage.web.pagecache)."""
+    generation.bump(instance.project_id)
 
 
 SUGGEST_DAYS = 31

@@ -126,6 +126,22 @@ for _database in DATABASES.values():
         })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's cache: per process (LocMem) unless CACHE_URL names a Redis server, which every
+# web process then shares. The dashboard pages keep their computed data there
+# (usage.web.pagecache) for PAGE_CACHE_SECONDS (0: off); an entry is never stale: its key
+# changes when the project's rollups, budgets or prices do.
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                          "KEY_PREFIX": "costwatch"}}
+elif CACHE_URL:
+    raise RuntimeError(f"CACHE_URL must be a redis:// URL, not {CACHE_URL!r}")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                          "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 1000)}}}
+PAGE_CACHE_ALIAS = "default"
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 3600)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

@@ -69,6 +69,16 @@ def _price_catalog(request):
 
 
 @pytest.fixture(autouse=True)
+def _empty_page_cache():
+    """Each test starts with an empty cache (the per-process one outlives a test's
+    rolled-back database, whose ids the next test may reuse)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _imports_in_request(request, settings):
     """Outside the browser tests an upload is imported inside the request (a thread could
     not see the test's uncommitted transaction); the browser tests keep the default."""

@@ -28,6 +28,7 @@ from datetime import date
 from django.db import transaction
 from django.db.models import Sum
 
+from costwatch.tenant import generation
 from costwatch.tenant.models import Project
 from usage.importers.base import model_key
 from usage.ingest import Counts, mark_dirty, record_usage, set_billed
@@ -130,6 +131,7 @@ def learn(*, project: Project, provider: str, entries: Iterable[tuple[str, str, 
             changed += 1
     if changed:
         _names_to_ids(project, provider)
+        generation.bump(project.pk)  # pages show the names
     return changed
 
 

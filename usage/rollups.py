@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.pricing.classes import METRICS, SUMS
+from costwatch.tenant import generation
 from costwatch.tenant.models import Project
 from usage.models import DailyModelUsage, DailyUsage, DimensionUsage, DirtyDay, UsageRecord
 
@@ -161,6 +162,9 @@ def _recompute(project_id: int, day: date, ledger: str) -> None:
         cursor.execute(_coarse_sql(), params)
         cursor.execute(_dimension_sql(), params * len(DimensionUsage.DIMENSIONS))
     refresh_blocks(project_id=project_id, ledger=ledger, days=[day])
+    # the one place rollups are written: cached page data of the project is stale from the
+    # commit of this transaction on (usage.web.pagecache)
+    generation.bump(project_id)
 
 
 @dataclass

@@ -26,6 +26,9 @@ class Project(models.Model):
     weekly_digest = models.BooleanField(default=False)
     digest_recipients = models.TextField(blank=True, help_text="Comma-separated e-mail addresses")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped (costwatch.tenant.generation) in the transaction that changes what the pages
+    # show: a day's rollups, a budget, a directory name. Cached page data is keyed by it.
+    page_generation = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         db_table = "usage_project"

@@ -22,7 +22,7 @@ from usage.reports.queries import price_book
 from usage.web import insights_charts
 from usage.web.filters import NONE, Filters
 from usage.web.insights_forms import PlanForm
-from usage.web.views import _base_context, _options, _render
+from usage.web.views import _base_context, _options, _page, _render
 
 TABS = [("insights", "Explain"), ("insights_whatif", "What-if"), ("insights_anomalies", "Anomalies"),
         ("insights_plans", "Subscriptions"), ("insights_recommendations", "Recommendations")]
@@ -30,7 +30,7 @@ TABS = [("insights", "Explain"), ("insights_whatif", "What-if"), ("insights_anom
 
 def _context(request, project: Project, f: Filters, page_params: dict, tab: str) -> dict:
     return {
-        **_base_context(request, project, f, page_params),
+        **_page(request, project, _base_context(project, f, page_params)),
         **_options(project, f),
         "tabs": [{"url": reverse(name, args=[project.slug]) + (f.query() if f.params() else ""),
                   "label": label, "current": name == tab} for name, label in TABS],

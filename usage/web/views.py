@@ -42,7 +42,7 @@ from usage.reports.queries import (
     total_of,
     with_shares,
 )
-from usage.web import charts, exports
+from usage.web import charts, exports, pagecache
 from usage.web.filters import DIMENSIONS, LEDGERS, NONE, RANGES, Filters
 from usage.web.insights_charts import mark_anomalies
 
@@ -82,11 +82,15 @@ def _render(request, template: str, context: dict, partials: tuple[str, ...] = (
     return render(request, template, context)
 
 
-def _base_context(request, project: Project, f: Filters, page_params: dict,
+def _page(request, project: Project, data: dict) -> dict:
+    """A page's context: its (cached) data and what depends on the request itself."""
+    return {**data, "project": project, "api_base": request.build_absolute_uri("/").rstrip("/")}
+
+
+def _base_context(project: Project, f: Filters, page_params: dict,
                   partial_params: tuple[str, ...] = ()) -> dict:
     has_any = DailyModelUsage.objects.filter(project=project).exists()
     return {
-        "project": project,
         "f": f,
         "page_params": page_params,
         # parameters a partial carries itself (as form="filters" inputs) stay out of the form
@@ -99,7 +103,6 @@ def _base_context(request, project: Project, f: Filters, page_params: dict,
         "chips": f.chips(**page_params),
         "has_any_data": has_any,
         "upload_url": reverse("imports", args=[project.slug]),
-        "api_base": request.build_absolute_uri("/").rstrip("/"),
         "export_params": f.query(**page_params),
         "nav_query": f.query() if f.params() else "",
     }
@@ -158,9 +161,15 @@ def _options(project: Project, f: Filters) -> dict:
 
 def overview(request, slug: str):
     project = project_for_user(request, slug)
-    f = Filters.from_request(request, project)
-    stack = _choice(request.GET.get("stack"), DIMENSIONS, "model")
     today = clock.utc_today()
+    data = pagecache.page_data(request, project, "overview", today,
+                               lambda: _overview_data(request, project, today))
+    return _render(request, "usage/overview.html", _page(request, project, data), partials=("daily_card",))
+
+
+def _overview_data(request, project: Project, today: date) -> dict:
+    f = Filters.from_request(request, project, today=today)
+    stack = _choice(request.GET.get("stack"), DIMENSIONS, "model")
     figures = overview_figures(f.spend_query(project), today=today)
     # The budget card shows the budget's own status: the figures of the Budgets page.
     budget = budgets.overview_budget(project)
@@ -172,7 +181,7 @@ def overview(request, slug: str):
             row["filter_query"] = f.with_dim(key, row[key] or "").query(**page_params)
     month = figures["month"]
     context = {
-        **_base_context(request, project, f, page_params, partial_params=("stack",)),
+        **_base_context(project, f, page_params, partial_params=("stack",)),
         **_options(project, f),
         **figures,
         "stack": stack,
@@ -197,7 +206,7 @@ def overview(request, slug: str):
     if not f.dims and f.granularity == "day":
         marks, _ = anomalies(project, start=f.start, end=f.end, ledger=f.ledger, scopes=("project",))
         mark_anomalies(context["fig_daily"], marks)
-    return _render(request, "usage/overview.html", context, partials=("daily_card",))
+    return context
 
 
 def _next_dimension(f: Filters, current: str) -> str:
@@ -224,7 +233,14 @@ def breakdown_rows(project: Project, f: Filters, by: str, sort: str, desc: bool)
 
 def breakdown(request, slug: str):
     project = project_for_user(request, slug)
-    f = Filters.from_request(request, project)
+    today = clock.utc_today()
+    data = pagecache.page_data(request, project, "breakdown", today,
+                               lambda: _breakdown_data(request, project, today))
+    return _render(request, "usage/breakdown.html", _page(request, project, data), partials=("table_card",))
+
+
+def _breakdown_data(request, project: Project, today: date) -> dict:
+    f = Filters.from_request(request, project, today=today)
     by = _choice(request.GET.get("by"), DIMENSIONS, "model")
     sort = _choice(request.GET.get("sort"), SORTS, "spend")
     desc = request.GET.get("dir", "desc" if sort != "name" else "asc") != "asc"
@@ -262,7 +278,7 @@ def breakdown(request, slug: str):
             "desc": desc,
         }
     context = {
-        **_base_context(request, project, f, page_params, partial_params=("sort", "dir")),
+        **_base_context(project, f, page_params, partial_params=("sort", "dir")),
         **_options(project, f),
         "by": by,
         "by_label": DIMENSIONS[by],
@@ -283,12 +299,19 @@ def breakdown(request, slug: str):
                                           granularity=f.granularity),
         "fig_ranked": charts.ranked_bars(named(by_spend, by, directory_names(project)), key=by),
     }
-    return _render(request, "usage/breakdown.html", context, partials=("table_card",))
+    return context
 
 
 def tokens(request, slug: str):
     project = project_for_user(request, slug)
-    f = Filters.from_request(request, project)
+    today = clock.utc_today()
+    data = pagecache.page_data(request, project, "tokens", today,
+                               lambda: _tokens_data(request, project, today))
+    return _render(request, "usage/tokens.html", _page(request, project, data))
+
+
+def _tokens_data(request, project: Project, today: date) -> dict:
+    f = Filters.from_request(request, project, today=today)
     rows = grouped(f.spend_query(project, group_by=["day", "model"]))
     days = [derived(d) for d in by_period(rows, f.start, f.end, f.granularity)]
     total = derived(total_of(rows))
@@ -299,7 +322,7 @@ def tokens(request, slug: str):
     with_hits = sorted((r for r in features if r["cache_hit_rate"] is not None),
                        key=lambda r: -r["prompt_tokens"])
     context = {
-        **_base_context(request, project, f, {}),
+        **_base_context(project, f, {}),
         **_options(project, f),
         "total": total,
         "classes": classes,
@@ -312,16 +335,16 @@ def tokens(request, slug: str):
         "fig_feature_hit": charts.ranked_bars(with_hits, key="feature", value="cache_hit_rate",
                                               percent=True),
     }
-    return _render(request, "usage/tokens.html", context)
+    return context
 
 
 RECONCILE_DIMS = ("provider", "model")
 FLAGGED_ROWS = 100
 
 
-def _reconcile_inputs(request, project: Project) -> tuple[Filters, str, rec.Reconciliation]:
+def _reconcile_inputs(request, project: Project, today: date | None = None) -> tuple[Filters, str, rec.Reconciliation]:
     """Both ledgers side by side: only the range, provider and model filters apply."""
-    f = Filters.from_request(request, project)
+    f = Filters.from_request(request, project, today=today)
     f = replace(f, ledger_given=False, dims={k: v for k, v in f.dims.items() if k in RECONCILE_DIMS})
     tol = _choice(request.GET.get("tol"), rec.TOLERANCES, rec.DEFAULT_TOLERANCE)
     result = rec.reconcile(project, start=f.start, end=f.end, provider=f.dims.get("provider"),
@@ -331,7 +354,14 @@ def _reconcile_inputs(request, project: Project) -> tuple[Filters, str, rec.Reco
 
 def reconcile_page(request, slug: str):
     project = project_for_user(request, slug)
-    f, tol, result = _reconcile_inputs(request, project)
+    today = clock.utc_today()
+    data = pagecache.page_data(request, project, "reconcile", today,
+                               lambda: _reconcile_data(request, project, today))
+    return _render(request, "usage/reconcile.html", _page(request, project, data))
+
+
+def _reconcile_data(request, project: Project, today: date) -> dict:
+    f, tol, result = _reconcile_inputs(request, project, today)
     page_params = {"tol": tol if tol != rec.DEFAULT_TOLERANCE else None}
     flagged = sorted(result.flagged, key=lambda c: (-abs(c.diff_nano), c.day, c.model))
     rows = []
@@ -345,7 +375,7 @@ def reconcile_page(request, slug: str):
     for group in result.models:
         group.filter_query = f.with_dim("provider", group.provider).with_dim("model", group.model).query(**page_params)
     context = {
-        **_base_context(request, project, f, page_params, partial_params=("tol",)),
+        **_base_context(project, f, page_params, partial_params=("tol",)),
         **_options(project, f),
         "reconcile": True,
         "result": result,
@@ -356,7 +386,7 @@ def reconcile_page(request, slug: str):
                       for name in rec.TOLERANCES},
         "fig_reconcile": charts.reconcile_daily(result.days),
     }
-    return _render(request, "usage/reconcile.html", context)
+    return context
 
 
 def records_queryset(project: Project, f: Filters, request):
@@ -380,7 +410,8 @@ def records_queryset(project: Project, f: Filters, request):
 
 def records(request, slug: str):
     project = project_for_user(request, slug)
-    f = Filters.from_request(request, project)
+    today = clock.utc_today()
+    f = Filters.from_request(request, project, today=today)
     qs, one_day = records_queryset(project, f, request)
     try:
         number = max(1, int(request.GET.get("page", "1")))
@@ -393,31 +424,41 @@ def records(request, slug: str):
     batch = batch[:RECORDS_PER_PAGE]
     # the filter's count (bounded: no COUNT(*) over millions) and its sum, from the rollups
     record_count = qs[:RECORDS_COUNT_CAP + 1].count()
-    span = {"start": one_day, "end": one_day} if one_day else {}
     page_params = {"day": one_day.isoformat() if one_day else None,
                    "unpriced": "1" if request.GET.get("unpriced") == "1" else None}
+    # the records themselves are read live (ingest shows before its rollup); the filter
+    # bar and the rollup total are page data
+    data = pagecache.page_data(request, project, "records", today,
+                               lambda: _records_data(project, f, one_day, page_params))
     context = {
-        **_base_context(request, project, f, page_params),
-        **_options(project, f),
+        **_page(request, project, data),
         "records": batch,
         "page_number": number,
         "first_index": offset + 1,
         "last_index": offset + len(batch),
         "prev_query": f.query(**page_params, page=number - 1 if number > 2 else None) if number > 1 else None,
         "next_query": f.query(**page_params, page=number + 1) if has_next else None,
-        "one_day": one_day,
-        "unpriced_only": page_params["unpriced"] == "1",
-        "day_clear_query": f.query(unpriced=page_params["unpriced"]),
-        "tz": _zone(project.timezone),
         "record_count": record_count,
-        "count_cap": RECORDS_COUNT_CAP,
         "count_capped": record_count > RECORDS_COUNT_CAP,
-        "filter_total": total_of(grouped(f.spend_query(project, **span))),
     }
     if one_day:
         context["hours"] = hourly(qs, one_day)
         context["fig_hourly"] = charts.hourly_cost(context["hours"])
     return _render(request, "usage/records.html", context)
+
+
+def _records_data(project: Project, f: Filters, one_day: date | None, page_params: dict) -> dict:
+    span = {"start": one_day, "end": one_day} if one_day else {}
+    return {
+        **_base_context(project, f, page_params),
+        **_options(project, f),
+        "one_day": one_day,
+        "unpriced_only": page_params["unpriced"] == "1",
+        "day_clear_query": f.query(unpriced=page_params["unpriced"]),
+        "tz": _zone(project.timezone),
+        "count_cap": RECORDS_COUNT_CAP,
+        "filter_total": total_of(grouped(f.spend_query(project, **span))),
+    }
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -1,0 +1,165 @@
+"""The dashboard pages' data cache (usage.web.pagecache): a cached page is the page an
+uncached render shows, before and after new records are ingested and rolled up, after a
+budget or a price edit; one project's entry is never another's."""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from billing.models import Budget
+from billing.pricing.models import ModelPrice
+from costwatch.tenant.models import Project
+from tests.usage.dashboard_data import seed, ts
+from usage.ingest import record_usage
+from usage.records import Record
+from usage.reports import queries
+
+pytestmark = pytest.mark.usefixtures("today")
+
+PAGES = ["", "?range=90d", "?stack=feature", "?range=7d&granularity=week", "breakdown/",
+         "breakdown/?by=feature", "breakdown/?by=user&sort=name", "tokens/", "records/",
+         "records/?day=2026-11-20", "reconcile/"]
+
+
+def html(response) -> str:
+    """The page without what differs on every request anyway (CSP nonce, CSRF token)."""
+    assert response.status_code == 200
+    page = response.content.decode()
+    page = re.sub(r'nonce="[^"]*"', 'nonce=""', page)
+    page = re.sub(r'"X-CSRFToken": "[^"]*"', "", page)
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", page)
+
+
+def render(client, settings, url: str, *, cached: bool) -> tuple[str, int]:
+    settings.PAGE_CACHE_SECONDS = 3600 if cached else 0
+    with CaptureQueriesContext(connection) as queries_made:
+        page = html(client.get(url))
+    return page, len(queries_made)
+
+
+def ingest_more(project, django_capture_on_commit_callbacks, tag: str) -> None:
+    """New records on two days, rolled up as ingest does (its on-commit rollup)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        record_usage(project=project, source="api", records=[
+            Record(external_id=f"{tag}-1", timestamp=ts("2026-11-20", 15), model="claude-opus-4-1",
+                   feature="new-feature", end_user="u9", api_key="prod",
+                   input_tokens=300_000, output_tokens=40_000, cache_read_tokens=50_000),
+            Record(external_id=f"{tag}-2", timestamp=ts("2026-11-03", 8), model="claude-haiku-4-5",
+                   feature="chat", end_user="u1", api_key="dev", input_tokens=70_000),
+        ])
+
+
+def test_cached_pages_equal_uncached_ones_before_and_after_new_ingests(
+        logged_in, project, settings, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(project)
+    before = {}
+    for url in PAGES:
+        uncached, _ = render(logged_in, settings, f"/p/acme/{url}", cached=False)
+        first, misses = render(logged_in, settings, f"/p/acme/{url}", cached=True)
+        again, hits = render(logged_in, settings, f"/p/acme/{url}", cached=True)
+        assert first == uncached == again, url
+        assert hits < misses, url  # the second one came from the cache
+        before[url] = again
+    generation = Project.objects.get(pk=project.pk).page_generation
+
+    ingest_more(project, django_capture_on_commit_callbacks, "late")
+    assert Project.objects.get(pk=project.pk).page_generation > generation
+    for url in PAGES:
+        cached, _ = render(logged_in, settings, f"/p/acme/{url}", cached=True)
+        uncached, _ = render(logged_in, settings, f"/p/acme/{url}", cached=False)
+        assert cached == uncached, url
+        if url != "reconcile/":  # metered only: the reconcile page compares both ledgers
+            assert cached != before[url], url  # the new records show at once
+    assert "new-feature" not in before["breakdown/?by=feature"]
+    assert "new-feature" in render(logged_in, settings, "/p/acme/breakdown/?by=feature", cached=True)[0]
+
+
+def test_a_rollup_without_new_data_keeps_the_numbers(logged_in, project, settings,
+                                                     django_capture_on_commit_callbacks):
+    """A recomputed day bumps the generation; the page is recomputed, with the same figures."""
+    from usage.rollups import rollup_day
+
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(project)
+    first, _ = render(logged_in, settings, "/p/acme/tokens/", cached=True)
+    rollup_day(project_id=project.pk, day=ts("2026-11-20").date(), ledger="metered")
+    again, queries_made = render(logged_in, settings, "/p/acme/tokens/", cached=True)
+    _, hits = render(logged_in, settings, "/p/acme/tokens/", cached=True)
+    assert again == first
+    assert queries_made > hits  # computed anew after the bump, then cached
+
+
+def test_a_budget_edit_shows_at_once(logged_in, project, settings, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(project)
+    render(logged_in, settings, "/p/acme/", cached=True)
+    budget = Budget.objects.create(project=project, name="Monthly", scope="project", period="month",
+                                   amount_usd=Decimal("10.00"), ledger="metered")
+    page, _ = render(logged_in, settings, "/p/acme/", cached=True)
+    assert "$10.00" in page and "No monthly project budget set" not in page
+    budget.amount_usd = Decimal("20.00")
+    budget.save()
+    cached, _ = render(logged_in, settings, "/p/acme/", cached=True)
+    uncached, _ = render(logged_in, settings, "/p/acme/", cached=False)
+    assert cached == uncached
+    assert "$20.00" in cached and "$10.00" not in cached
+    budget.delete()
+    cached, _ = render(logged_in, settings, "/p/acme/", cached=True)
+    assert cached == render(logged_in, settings, "/p/acme/", cached=False)[0]
+    assert "No monthly project budget set" in cached
+
+
+def test_a_price_edit_is_another_entry(logged_in, project, settings, django_capture_on_commit_callbacks):
+    """The tokens page estimates classes with the price book: another book, another entry."""
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(project)
+    first, _ = render(logged_in, settings, "/p/acme/tokens/", cached=True)
+    version = queries.prices_version()
+    price = ModelPrice.objects.filter(model="claude-sonnet-4-5").order_by("-effective_from").first()
+    price.output = price.output * 2
+    price.save()
+    queries._BOOK = None  # the once-a-minute reload, now
+    assert queries.prices_version() != version
+    cached, _ = render(logged_in, settings, "/p/acme/tokens/", cached=True)
+    uncached, _ = render(logged_in, settings, "/p/acme/tokens/", cached=False)
+    assert cached == uncached
+    assert cached != first  # the output class is now estimated at the doubled rate
+
+
+def test_one_projects_entry_is_never_anothers(client, django_user_model, settings,
+                                             django_capture_on_commit_callbacks):
+    settings.PAGE_CACHE_SECONDS = 3600
+    alice = django_user_model.objects.create_user("alice", password="pw-alice-123")
+    bob = django_user_model.objects.create_user("bob", password="pw-bob-12345")
+    acme = Project.objects.create(slug="acme", name="Acme")
+    acme.members.add(alice)
+    other = Project.objects.create(slug="other", name="Other")
+    other.members.add(bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(acme)
+    client.force_login(alice)
+    acme_page = html(client.get("/p/acme/breakdown/"))
+    assert "claude-haiku-4-5" in acme_page
+    client.force_login(bob)
+    assert client.get("/p/acme/breakdown/").status_code == 404  # access checked before the cache
+    other_page = html(client.get("/p/other/breakdown/"))
+    assert "claude-haiku-4-5" not in other_page
+    assert len({k for k in cache._cache if ":page:" in k}) >= 2  # noqa: SLF001 - one entry each
+
+
+def test_a_recreated_project_under_a_reused_id_is_another_project(logged_in, user, project, settings,
+                                                                  django_capture_on_commit_callbacks):
+    settings.PAGE_CACHE_SECONDS = 3600
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(project)
+    assert "claude-haiku-4-5" in html(logged_in.get("/p/acme/breakdown/"))
+    pk = project.pk
+    project.delete()
+    again = Project.objects.create(pk=pk, slug="acme", name="Acme")
+    again.members.add(user)
+    assert "claude-haiku-4-5" not in html(logged_in.get("/p/acme/breakdown/"))
