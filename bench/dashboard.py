@@ -33,6 +33,8 @@ DB = os.environ.get("BENCH_DB", "cw_bench_dash")
 os.environ.update(
     DATABASE_URL=f"{PG}/{DB}", DEBUG="0", SECRET_KEY="bench", ALLOWED_HOSTS="testserver,127.0.0.1",
     SECURE_SSL_REDIRECT="0", DJANGO_SETTINGS_MODULE="costwatch.settings", LOG_LEVEL="WARNING",
+    # building 10M records runs statements of minutes (index builds, the year's rollup)
+    DB_STATEMENT_TIMEOUT_MS="0",
 )
 
 # Shape of the generated traffic: features map to a main model (and key), users are skewed.
@@ -173,17 +175,19 @@ def load(project, n: int, overrides: dict[str, str] | None = None, *, keep_index
             cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         for name, _ in indexes:
             cursor.execute(f'DROP INDEX "{name}"')
-        for first in range(0, n, chunk):
-            last = min(n, first + chunk) - 1
-            cursor.execute(sql, {"start": f"{start}T00:00:00Z", "first": first, "last": last,
-                                 "step": step})
-            print(f"  {project.slug}: {last + 1:,} / {n:,} records ({time.monotonic() - t0:.0f} s)",
-                  flush=True)
-        t1 = time.monotonic()
-        for _, definition in indexes:
-            cursor.execute(definition)
-        for name, definition in constraints:
-            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        try:
+            for first in range(0, n, chunk):
+                last = min(n, first + chunk) - 1
+                cursor.execute(sql, {"start": f"{start}T00:00:00Z", "first": first, "last": last,
+                                     "step": step})
+                print(f"  {project.slug}: {last + 1:,} / {n:,} records ({time.monotonic() - t0:.0f} s)",
+                      flush=True)
+        finally:  # a failed load must not leave the table without its indexes
+            t1 = time.monotonic()
+            for _, definition in indexes:
+                cursor.execute(definition)
+            for name, definition in constraints:
+                cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         cursor.execute(f"ANALYZE {table}")
         print(f"  {project.slug}: rebuilt {len(indexes) + len(constraints)} indexes in "
               f"{time.monotonic() - t1:.0f} s", flush=True)
@@ -195,6 +199,7 @@ def roll_up(project) -> None:
     on a few days afterwards (it is idempotent) to show what the per-day path costs."""
     from django.db import connection
 
+    from costwatch.tenant import generation
     from usage import rollups
     from usage.models import DailyModelUsage, DailyUsage
 
@@ -214,6 +219,7 @@ def roll_up(project) -> None:
         for model in (DailyUsage, DailyModelUsage):
             cursor.execute(f"CLUSTER {model._meta.db_table} USING {model._meta.indexes[0].name}")
             cursor.execute(f"ANALYZE {model._meta.db_table}")
+    generation.bump(project.pk)  # rollups written here, not by usage.rollups: pages' data is stale
     print(f"  {project.slug}: rolled up the year in {time.monotonic() - t0:.0f} s "
           f"({DailyUsage.objects.filter(project=project).count():,} DailyUsage rows, "
           f"{DailyModelUsage.objects.filter(project=project).count():,} DailyModelUsage rows)",
@@ -243,6 +249,7 @@ def time_rollup_day(project) -> None:
 def fill_dimension_rollup(project) -> None:
     from django.db import connection
 
+    from costwatch.tenant import generation
     from usage import rollups
     from usage.models import DimensionUsage
 
@@ -262,6 +269,7 @@ def fill_dimension_rollup(project) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"CLUSTER {table} USING {DimensionUsage._meta.indexes[0].name}")
         cursor.execute(f"ANALYZE {table}")
+    generation.bump(project.pk)
     single = DimensionUsage.objects.filter(project=project, span=1).count()
     count = DimensionUsage.objects.filter(project=project).count()
     print(f"  {project.slug}: DimensionUsage {single:,} single-day rows in {t1 - t0:.0f} s, "

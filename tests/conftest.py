@@ -70,11 +70,15 @@ def _price_catalog(request):
 
 @pytest.fixture(autouse=True)
 def _empty_page_cache():
-    """Each test starts with an empty cache (the per-process one outlives a test's
-    rolled-back database, whose ids the next test may reuse)."""
+    """Each test starts with an empty cache and no price book loaded (both per process:
+    they outlive a test's rolled-back database, whose ids and prices the next test may not
+    share)."""
     from django.core.cache import cache
 
+    from usage.reports import queries
+
     cache.clear()
+    queries._BOOK = None
     yield
 
 

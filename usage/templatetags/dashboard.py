@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
-from django.utils.html import escape, format_html
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 
 from billing.pricing.money import NANO_PER_USD, format_usd
 from usage.web.charts import label
@@ -69,20 +68,6 @@ def get_item(mapping, key):
         return mapping[key]
     except (KeyError, IndexError, TypeError):
         return None
-
-
-@register.simple_tag
-def known_options(known: dict, names: dict, dim: str):
-    """The <option>s of a filter's datalist: every value the dimension took, labelled with
-    its directory name (thousands of end users: one join, not a template loop per value)."""
-    names_of = (names or {}).get(dim) or {}
-    out = []
-    for value in (known or {}).get(dim) or ():
-        name = names_of.get(value)
-        text = escape(value)
-        out.append(f'<option value="{text}" label="{escape(name)}"></option>' if name
-                   else f'<option value="{text}"></option>')
-    return mark_safe("".join(out))  # noqa: S308 - every value escaped above
 
 
 @register.filter
