@@ -3,8 +3,11 @@
 cluster, set up and torn down by `replica()`.
 
 The main cluster is never restarted: replication connections from 127.0.0.1 are allowed by
-one pg_hba.conf line (a reload, pg_reload_conf()), removed again at teardown. No
-replication slot is made (a slot left behind would keep WAL on the main cluster forever).
+one pg_hba.conf line (a reload, pg_reload_conf()), removed again at teardown. The standby
+streams through a physical replication slot (without one, the main cluster, busy with the
+other benches, recycled the WAL between the end of the base backup and the standby's
+start); the slot is dropped at teardown, and a leftover of a killed run at the next start,
+since a slot left behind keeps WAL on the main cluster.
 
     with replica(port=5433) as r:
         r.url("cw_bench_pages")   # postgres://postgres@127.0.0.1:5433/cw_bench_pages
@@ -62,6 +65,12 @@ def _disallow_replication() -> None:
         conn.execute("SELECT pg_reload_conf()")
 
 
+def _drop_slot() -> None:
+    with psycopg.connect(MAIN, autocommit=True) as conn:
+        conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                     "WHERE slot_name = %s AND NOT active", [NAME])
+
+
 class Replica:
     def __init__(self, port: int):
         self.port = port
@@ -87,7 +96,9 @@ class Replica:
         with psycopg.connect(MAIN, autocommit=True) as main:
             row = main.execute("SELECT replay_lag::text FROM pg_stat_replication "
                                "WHERE application_name = %s", [NAME]).fetchone()
-        return row[0] if row and row[0] else "0 (caught up)"
+        if not row:
+            raise RuntimeError(f"{NAME} is not streaming from the main cluster")
+        return row[0] or "none reported (idle, caught up)"
 
 
 @contextlib.contextmanager
@@ -96,6 +107,7 @@ def replica(port: int = 5433):
     if main_setting("wal_level") not in ("replica", "logical"):
         raise RuntimeError("the main cluster's wal_level does not allow a streaming replica")
     run("pg_dropcluster", "--stop", VERSION, NAME, check=False)  # a leftover of a killed run
+    _drop_slot()
     added = _allow_replication()
     try:
         t0 = time.monotonic()
@@ -103,7 +115,7 @@ def replica(port: int = 5433):
         data = Path(f"/var/lib/postgresql/{VERSION}/{NAME}")
         as_postgres("find", str(data), "-mindepth", "1", "-delete")
         as_postgres("pg_basebackup", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-D", str(data),
-                    "-R", "-X", "stream", "-c", "fast",
+                    "-R", "-X", "stream", "-c", "fast", "-C", "-S", NAME,
                     "-d", f"host=127.0.0.1 port=5432 user=postgres application_name={NAME}")
         conf = Path(f"/etc/postgresql/{VERSION}/{NAME}")
         (conf / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
@@ -123,6 +135,7 @@ def replica(port: int = 5433):
         yield r
     finally:
         run("pg_dropcluster", "--stop", VERSION, NAME, check=False)
+        _drop_slot()
         if added:
             _disallow_replication()
         print(f"replica cluster {VERSION}/{NAME} dropped", flush=True)

@@ -31,9 +31,9 @@ from usage.models import DailyModelUsage
 from usage.reports.queries import prices_version
 
 
-def page_key(page: str, project: Project, request, today: date) -> str:
+def page_key(page: str, project: Project, request, today: date, ignore: tuple[str, ...] = ()) -> str:
     using = router.db_for_read(DailyModelUsage) or "default"
-    params = sorted((name, tuple(values)) for name, values in request.GET.lists())
+    params = sorted((name, tuple(values)) for name, values in request.GET.lists() if name not in ignore)
     parts = (page, project.pk, project.created_at.isoformat() if project.created_at else "",
              generation.current(project, using=using), prices_version(), project.timezone,
              today.isoformat(), params)
@@ -42,14 +42,15 @@ def page_key(page: str, project: Project, request, today: date) -> str:
 
 
 def page_data(request, project: Project, page: str, today: date,
-              compute: Callable[[], dict]) -> dict:
+              compute: Callable[[], dict], *, ignore: tuple[str, ...] = ()) -> dict:
     """compute()'s result for this page, project and request, from the cache when an entry
-    with the same key exists (PAGE_CACHE_SECONDS = 0: always computed)."""
+    with the same key exists (PAGE_CACHE_SECONDS = 0: always computed). `ignore`: query
+    parameters the data does not depend on (the Records page's paging)."""
     seconds = settings.PAGE_CACHE_SECONDS
     if seconds <= 0:
         return compute()
     cache = caches[settings.PAGE_CACHE_ALIAS]
-    key = page_key(page, project, request, today)
+    key = page_key(page, project, request, today, ignore)
     data = cache.get(key)
     if data is None:
         data = compute()

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import html
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
-from django.db.models import Q
+from django.db import connection
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -431,27 +433,27 @@ def records(request, slug: str):
         number = max(1, int(request.GET.get("page", "1")))
     except ValueError:
         number = 1
-    # No COUNT(*) over millions of rows: fetch one extra row to know if there is a next page.
     offset = (number - 1) * RECORDS_PER_PAGE
-    batch = list(qs[offset:offset + RECORDS_PER_PAGE + 1])
-    has_next = len(batch) > RECORDS_PER_PAGE
-    batch = batch[:RECORDS_PER_PAGE]
+    batch, has_next, has_prev = _records_page(qs, request.GET, offset)
     # the filter's count (bounded: no COUNT(*) over millions) and its sum, from the rollups
-    record_count = qs[:RECORDS_COUNT_CAP + 1].count()
+    record_count = qs.order_by()[:RECORDS_COUNT_CAP + 1].count()  # no ORDER BY to count
     page_params = {"day": one_day.isoformat() if one_day else None,
                    "unpriced": "1" if request.GET.get("unpriced") == "1" else None}
     # the records themselves are read live (ingest shows before its rollup); the filter
     # bar and the rollup total are page data
     data = pagecache.page_data(request, project, "records", today,
-                               lambda: _records_data(project, f, one_day, page_params))
+                               lambda: _records_data(project, f, one_day, page_params),
+                               ignore=("page", "after", "before"))
     context = {
         **_page(request, project, data),
         "records": batch,
         "page_number": number,
         "first_index": offset + 1,
         "last_index": offset + len(batch),
-        "prev_query": f.query(**page_params, page=number - 1 if number > 2 else None) if number > 1 else None,
-        "next_query": f.query(**page_params, page=number + 1) if has_next else None,
+        "prev_query": (f.query(**page_params, page=number - 1 if number > 2 else None,
+                               before=_cursor(batch[0]) if number > 2 else None)
+                       if number > 1 and has_prev else None),
+        "next_query": f.query(**page_params, page=number + 1, after=_cursor(batch[-1])) if has_next else None,
         "record_count": record_count,
         "count_capped": record_count > RECORDS_COUNT_CAP,
     }
@@ -459,6 +461,48 @@ def records(request, slug: str):
         context["hours"] = hourly(qs, one_day)
         context["fig_hourly"] = charts.hourly_cost(context["hours"])
     return _render(request, "usage/records.html", context)
+
+
+def _cursor(record: UsageRecord) -> str:
+    """A record's place in the Records page order (day, timestamp, id: newest first)."""
+    return f"{record.day.isoformat()}_{record.timestamp.isoformat()}_{record.pk}"
+
+
+def _parse_cursor(value: str | None) -> tuple[date, datetime, int] | None:
+    try:
+        day, stamp, pk = (value or "").split("_")
+        moment = datetime.fromisoformat(stamp)
+        return date.fromisoformat(day), moment if moment.tzinfo else moment.replace(tzinfo=UTC), int(pk)
+    except ValueError:
+        return None
+
+
+def _beyond(cursor: tuple[date, datetime, int], op: str) -> RawSQL:
+    """(day, timestamp, id) beyond the cursor, as one row comparison: the (project, ledger,
+    day, timestamp) index starts its scan there instead of skipping the rows before it."""
+    day, moment, pk = cursor
+    q = connection.ops.quote_name
+    table = q(UsageRecord._meta.db_table)
+    return RawSQL(f"({table}.{q('day')}, {table}.{q('timestamp')}, {table}.{q('id')}) {op} (%s, %s, %s)",
+                  [connection.ops.adapt_datefield_value(day), connection.ops.adapt_datetimefield_value(moment), pk],
+                  output_field=BooleanField())
+
+
+def _records_page(qs, params, offset: int) -> tuple[list[UsageRecord], bool, bool]:
+    """One page of records, newest first, and whether there are older (next) and newer
+    (previous) ones. The page links carry a keyset cursor (`after` / `before` the last /
+    first record shown), so page 2,000 of 10M records costs what page 1 does; a bare
+    ?page=N (an old link) falls back to OFFSET. No COUNT(*): one extra row tells if there
+    is more."""
+    after, before = _parse_cursor(params.get("after")), _parse_cursor(params.get("before"))
+    if after:
+        batch = list(qs.filter(_beyond(after, "<"))[:RECORDS_PER_PAGE + 1])
+        return batch[:RECORDS_PER_PAGE], len(batch) > RECORDS_PER_PAGE, True
+    if before:
+        newer = list(qs.filter(_beyond(before, ">")).reverse()[:RECORDS_PER_PAGE + 1])
+        return newer[:RECORDS_PER_PAGE][::-1], True, len(newer) > RECORDS_PER_PAGE or offset > 0
+    batch = list(qs[offset:offset + RECORDS_PER_PAGE + 1])
+    return batch[:RECORDS_PER_PAGE], len(batch) > RECORDS_PER_PAGE, offset > 0
 
 
 def _records_data(project: Project, f: Filters, one_day: date | None, page_params: dict) -> dict:
