@@ -175,12 +175,17 @@ def datalist_options(values: list[str], names_of: dict[str, str]) -> SafeString:
     return SafeString("".join(out))
 
 
-def overview(request, slug: str):
+def _cached_page(request, slug: str, page: str, compute, partials: tuple[str, ...] = ()):
+    """A page whose data compute(request, project, today) makes from the rollups, kept in
+    the page cache (usage.web.pagecache) after the access check; template usage/<page>.html."""
     project = project_for_user(request, slug)
     today = clock.utc_today()
-    data = pagecache.page_data(request, project, "overview", today,
-                               lambda: _overview_data(request, project, today))
-    return _render(request, "usage/overview.html", _page(request, project, data), partials=("daily_card",))
+    data = pagecache.page_data(request, project, page, today, lambda: compute(request, project, today))
+    return _render(request, f"usage/{page}.html", _page(request, project, data), partials=partials)
+
+
+def overview(request, slug: str):
+    return _cached_page(request, slug, "overview", _overview_data, partials=("daily_card",))
 
 
 def _overview_data(request, project: Project, today: date) -> dict:
@@ -248,11 +253,7 @@ def breakdown_rows(project: Project, f: Filters, by: str, sort: str, desc: bool)
 
 
 def breakdown(request, slug: str):
-    project = project_for_user(request, slug)
-    today = clock.utc_today()
-    data = pagecache.page_data(request, project, "breakdown", today,
-                               lambda: _breakdown_data(request, project, today))
-    return _render(request, "usage/breakdown.html", _page(request, project, data), partials=("table_card",))
+    return _cached_page(request, slug, "breakdown", _breakdown_data, partials=("table_card",))
 
 
 def _breakdown_data(request, project: Project, today: date) -> dict:
@@ -319,11 +320,7 @@ def _breakdown_data(request, project: Project, today: date) -> dict:
 
 
 def tokens(request, slug: str):
-    project = project_for_user(request, slug)
-    today = clock.utc_today()
-    data = pagecache.page_data(request, project, "tokens", today,
-                               lambda: _tokens_data(request, project, today))
-    return _render(request, "usage/tokens.html", _page(request, project, data))
+    return _cached_page(request, slug, "tokens", _tokens_data)
 
 
 def _tokens_data(request, project: Project, today: date) -> dict:
@@ -369,11 +366,7 @@ def _reconcile_inputs(request, project: Project, today: date | None = None) -> t
 
 
 def reconcile_page(request, slug: str):
-    project = project_for_user(request, slug)
-    today = clock.utc_today()
-    data = pagecache.page_data(request, project, "reconcile", today,
-                               lambda: _reconcile_data(request, project, today))
-    return _render(request, "usage/reconcile.html", _page(request, project, data))
+    return _cached_page(request, slug, "reconcile", _reconcile_data)
 
 
 def _reconcile_data(request, project: Project, today: date) -> dict:
