@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
@@ -10,9 +11,11 @@ from functools import cache
 from itertools import islice
 from operator import attrgetter
 
+import orjson
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.types.json import set_json_dumps
 
 from billing.pricing.classes import FEE_COLUMNS, RATE_CLASSES, TOKEN_COLUMNS
 from billing.pricing.rates import PriceBook, Unpriced, price_counts
@@ -68,6 +71,13 @@ class Row:
         self.__dict__.update(_row_defaults())
         self.__dict__.update(values)
 
+    @classmethod
+    def of(cls, values: dict) -> Row:
+        """Row(**values) without the keyword arguments (a dict built once per record)."""
+        row = cls.__new__(cls)
+        row.__dict__ = {**_row_defaults(), **values}
+        return row
+
     def instance(self) -> UsageRecord:
         return UsageRecord(**{name: getattr(self, name) for name in _row_defaults()})
 
@@ -78,13 +88,18 @@ def _row_defaults() -> dict:
             for f in UsageRecord._meta.concrete_fields}
 
 
+_COUNT_COLUMNS = (*TOKEN_COLUMNS, *FEE_COLUMNS)
+_record_counts = attrgetter(*_COUNT_COLUMNS)
+
+
 def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
               import_job: ImportJob | None = None) -> Row:
     """The row to store for a record; raises bounds.OutOfBounds for a record (or its cost)
     out of the accepted bounds."""
     bounds.check(record)
     ts = record.timestamp
-    row = Row(
+    values = dict(zip(_COUNT_COLUMNS, _record_counts(record), strict=True))
+    values.update(
         project_id=project.pk,  # ids, not instances: the descriptors cost ~10% of a big import
         source=source,
         external_id=record.external_id,
@@ -104,12 +119,12 @@ def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
         long_context=bool(record.long_context),
         region=record.region,
         requests=record.requests,
-        **{c: getattr(record, c) for c in [*TOKEN_COLUMNS, *FEE_COLUMNS]},
         reported_cost_nano=record.reported_cost_nano,
         metadata=({**record.metadata, "cost_only": True, **({"covers": record.covers} if record.covers else {})}
                   if record.cost_only else record.metadata),
         import_job_id=import_job.pk if import_job else None,
     )
+    row = Row.of(values)
     row.priced_model = book.resolve(record.model) or ""
     apply_price(row, book, explicit_long_context=record.long_context)
     if (problem := bounds.cost_problem(row.cost_nano)) is not None:
@@ -384,42 +399,77 @@ def _insert_each(rows: list[Row]) -> list[Row]:
 
 
 def _insert(rows: list[Row]) -> None:
-    """A COPY on PostgreSQL, one executemany on SQLite: Django's per-value preparation in
-    bulk_create dominated a 1M-row import (see bench/import_csv.py). Conflicts were removed
-    by the caller."""
+    """A binary COPY on PostgreSQL, one executemany on SQLite: Django's per-value
+    preparation in bulk_create dominated a 1M-row import (see bench/import_csv.py), and a
+    binary COPY takes a third of the client CPU of a text one and less parsing on the server
+    (bench/ingest.py). The columns are the model's concrete fields. Conflicts were removed by
+    the caller."""
     if not rows:
         return
     now = timezone.now()
-    fields = [f for f in UsageRecord._meta.concrete_fields if not f.primary_key]
-    values = attrgetter(*(f.attname for f in fields))  # a row's values as a tuple, in C
-    adapt = [(i, _adapter(f)) for i, f in enumerate(fields) if _adapter(f)]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = UsageRecord._meta.db_table
-    lines = []
     for row in rows:
         row.created_at = now
-        line = list(values(row))
-        for i, to_db in adapt:
-            if line[i] is not None:
-                line[i] = to_db(line[i])
-        lines.append(line)
+    plan = _insert_plan(connection.vendor)
     if connection.vendor != "postgresql":
+        lines = []
+        for line in map(plan.values, rows):
+            line = list(line)
+            for i, to_db in plan.adapt:
+                if line[i] is not None:
+                    line[i] = to_db(line[i])
+            lines.append(line)
         with connection.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})", lines)
+            cursor.executemany(plan.sql, lines)
         return
-    with connection.wrap_database_errors, connection.cursor() as cursor, \
-            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for line in lines:
-            copy.write_row(line)
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        raw = cursor.cursor
+        set_json_dumps(_json_bytes, context=raw)
+        with raw.copy(plan.sql) as copy:
+            copy.set_types(plan.types)
+            write = copy.write_row
+            for line in map(plan.values, rows):
+                write(line)
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    sql: str
+    values: Callable  # a row's values as a tuple, in column order (an attrgetter: C)
+    adapt: list  # SQLite: (index, to_db) of the values the driver can't take as they are
+    types: list  # PostgreSQL: the columns' types, for the binary COPY
+
+
+@cache
+def _insert_plan(vendor: str) -> _InsertPlan:
+    fields = [f for f in UsageRecord._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = UsageRecord._meta.db_table
+    values = attrgetter(*(f.attname for f in fields))
+    if vendor == "postgresql":
+        # "varchar(40)" -> "varchar", "timestamp with time zone", "bigint", "jsonb": psycopg's names
+        types = [re.sub(r"\(.*\)", "", f.db_type(connection)).strip() for f in fields]
+        return _InsertPlan(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)", values, [], types)
+    adapt = [(i, to_db) for i, f in enumerate(fields) if (to_db := _adapter(f))]
+    return _InsertPlan(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})",
+                       values, adapt, [])
+
+
+def _json_bytes(value) -> bytes:
+    """A JSON column's value for the COPY: orjson, or json where orjson refuses (integers
+    past 64 bits, keys that are not text)."""
+    if not value:
+        return b"{}" if value == {} else json.dumps(value).encode()
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value).encode()
 
 
 def _adapter(field) -> Callable | None:
-    """What a value of this field needs before the driver takes it (None: nothing)."""
+    """What a value of this field needs before SQLite's driver takes it (None: nothing)."""
     kind = field.get_internal_type()
     if kind == "JSONField":
         return json.dumps
-    if connection.vendor == "postgresql":
-        return None  # psycopg adapts dates and aware datetimes itself
     if kind == "DateTimeField":
         return connection.ops.adapt_datetimefield_value
     if kind == "DateField":

