@@ -9,6 +9,9 @@ usage.rollups.oldest_mark_age) and the queue depth every 0.5 s; after it, the ti
 every dirty day is rolled up and how many recomputes the workers did. Then the stored rows
 are copied back in with COPY (batches of 1,000, C threads, into a table with the same
 indexes): the physical limit of this machine. Totals are asserted exact (records, rollups).
+The CPU time the web workers, the database's server processes and the Celery workers used
+during the load, per event (from /proc), says what the machine sustains when it is not
+shared: on a loaded machine the events/s follow the load, the CPU per event much less.
 
     .venv/bin/python bench/ingest.py [--batches 120] [--clients 4] [--workers 3]
         [--celery 1] [--eager] [--days 22] [--port 8104]
@@ -92,6 +95,29 @@ class Sampler(threading.Thread):
                 self.depths.append(self.queue_len())
 
 
+def cpu_seconds(pids):
+    """CPU time (user + system) the processes have used so far, from /proc (Linux)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid):
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def backends(url):
+    """The PostgreSQL server processes of this database's connections."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return [pid for (pid,) in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+
+
 def run_clients(work, parts):
     """work(part) in a thread per part, started together; seconds until the last is done."""
     threads = [threading.Thread(target=work, args=(part,)) for part in parts]
@@ -134,19 +160,23 @@ def raw_copy(url, clients):
     data = b"".join(lines).splitlines(keepends=True)
     batches = [b"".join(data[i:i + 1000]) for i in range(0, len(data), 1000)]
 
+    server_cpu = []
+
     def send(part):
         with psycopg.connect(url) as conn:
+            before = cpu_seconds([conn.info.backend_pid])
             for body in part:
                 with conn.cursor().copy(f"COPY bench_copy ({cols}) FROM STDIN") as copy:
                     copy.write(body)
                 conn.commit()
+            server_cpu.append(cpu_seconds([conn.info.backend_pid]) - before)
 
     elapsed = run_clients(send, [batches[i::clients] for i in range(clients)])
     with psycopg.connect(url, autocommit=True) as conn:
         copied = conn.execute("SELECT count(*) FROM bench_copy").fetchone()[0]
         conn.execute("DROP TABLE bench_copy")
     assert copied == len(data), (copied, len(data))
-    return len(data) / elapsed
+    return len(data) / elapsed, sum(server_cpu) / len(data)
 
 
 def check_totals(url, events):
@@ -225,9 +255,16 @@ def main():
                 with lock:
                     latencies.append(time.perf_counter() - t0)
 
+        web, celery = children(procs[0].pid), [p.pid for p in procs[1:]]
+        server = {pid: cpu_seconds([pid]) for pid in backends(url)}
+        web_cpu, celery_cpu = cpu_seconds(web), cpu_seconds(celery)
         sampler.start()
         elapsed = run_clients(send, [bodies[i::args.clients] for i in range(args.clients)])
         during, end = len(sampler.lags), time.perf_counter()
+        # CPU used during the load: the web workers, this database's server processes (a
+        # connection opened meanwhile counts from 0), the Celery workers
+        web_cpu, celery_cpu = cpu_seconds(web) - web_cpu, cpu_seconds(celery) - celery_cpu
+        server_cpu = sum(cpu_seconds([pid]) - server.get(pid, 0) for pid in backends(url))
         drained = None
         while time.perf_counter() - end < 180:
             if sampler.marks and sampler.marks[-1] == 0 and sampler.depths[-1] == 0:
@@ -252,7 +289,7 @@ def main():
             tasks += 1
             recomputes += int(n)
         os.unlink(log.name)
-    copy_rate = raw_copy(url, args.clients)
+    copy_rate, copy_cpu = raw_copy(url, args.clients)
     rate = events / elapsed
 
     mode = "eager: rollups in-request (embedded default)" if args.eager else \
@@ -266,6 +303,10 @@ def main():
           f"{sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms, p95 {p95(latencies) * 1000:.0f} ms")
     print(f"raw COPY of the same {events:,} rows (1,000-row transactions, {args.clients} threads): "
           f"{copy_rate:,.0f} rows/s; ingest / COPY = {rate / copy_rate:.3f}")
+    print(f"CPU per event during the load: web workers {web_cpu / events * 1e6:.1f} µs, PostgreSQL "
+          f"{server_cpu / events * 1e6:.1f} µs (the raw COPY: {copy_cpu * 1e6:.1f} µs a row), Celery "
+          f"{celery_cpu / events * 1e6:.1f} µs; on an idle machine of {os.cpu_count()} CPUs that is at most "
+          f"{os.cpu_count() / (web_cpu + server_cpu + celery_cpu) * events:,.0f} events/s")
     if not args.eager:
         lags = sampler.lags[:during] or [0.0]
         print(f"rollup lag (oldest dirty mark) during the load: max {max(lags):.1f} s, "
