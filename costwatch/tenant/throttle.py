@@ -5,35 +5,45 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from costwatch.tenant.models import Throttle
 
 
 def count(key: str, *, window: int, add: int = 1) -> tuple[int, float]:
-    """Add to the key's counter; returns (count in the current window, seconds left in it)."""
+    """Add to the key's counter; returns (count in the current window, seconds left in it).
+    One upsert (PostgreSQL and SQLite alike): every ingest request counts, and a locked
+    read-then-write took four round trips."""
     now = timezone.now()
-    with transaction.atomic():
-        row = Throttle.objects.select_for_update().filter(key=key).first()
-        if row is None:
-            try:
-                with transaction.atomic():
-                    row = Throttle.objects.create(key=key, window_start=now, count=0)
-            except IntegrityError:  # another process created it first
-                row = Throttle.objects.select_for_update().get(key=key)
-        if row.window_start <= now - timedelta(seconds=window):
-            row.window_start, row.count = now, 0
-        row.count += add
-        row.save(update_fields=["window_start", "count"])
-    left = window - (now - row.window_start).total_seconds()
-    return row.count, max(0.0, left)
+    table = connection.ops.quote_name(Throttle._meta.db_table)
+    key_col, start_col, count_col = (connection.ops.quote_name(Throttle._meta.get_field(f).column)
+                                     for f in ("key", "window_start", "count"))
+    expired = f"{table}.{start_col} <= %s"  # the window ended: start a new one
+    at, ended = (connection.ops.adapt_datetimefield_value(t) for t in (now, now - timedelta(seconds=window)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({key_col}, {start_col}, {count_col}) VALUES (%s, %s, %s) "
+            f"ON CONFLICT ({key_col}) DO UPDATE SET "
+            f"{count_col} = CASE WHEN {expired} THEN EXCLUDED.{count_col} ELSE {table}.{count_col} + EXCLUDED.{count_col} END, "
+            f"{start_col} = CASE WHEN {expired} THEN EXCLUDED.{start_col} ELSE {table}.{start_col} END "
+            f"RETURNING {count_col}, {start_col}",
+            [key, at, add, ended, ended],
+        )
+        n, start = cursor.fetchone()
+    if isinstance(start, str):  # SQLite returns the text
+        start = parse_datetime(start)
+    if timezone.is_naive(start):
+        start = timezone.make_aware(start, UTC)
+    left = window - (now - start).total_seconds()
+    return n, max(0.0, left)
 
 
 def peek(key: str, *, window: int) -> tuple[int, float]:
