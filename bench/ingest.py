@@ -111,11 +111,13 @@ def children(pid):
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def backends(url):
-    """The PostgreSQL server processes of this database's connections."""
+def backends(url, application):
+    """The PostgreSQL server processes of this database's connections from one application
+    (PGAPPNAME of the web and Celery processes)."""
     with psycopg.connect(url, autocommit=True) as conn:
         return [pid for (pid,) in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+            [application])]
 
 
 def run_clients(work, parts):
@@ -226,7 +228,7 @@ def main():
     broker.delete(QUEUE)
     procs = [subprocess.Popen([str(Path(py).parent / "gunicorn"), "costwatch.wsgi", "-b", f"127.0.0.1:{args.port}",
                                "-w", str(args.workers), "--log-level", "warning", "--timeout", "120"],
-                              cwd=ROOT, env=env)]
+                              cwd=ROOT, env={**env, "PGAPPNAME": "bench-web"})]
     logs = []
     for n in range(0 if args.eager else args.celery):
         log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
@@ -234,7 +236,7 @@ def main():
         procs.append(subprocess.Popen(
             [py, "-m", "celery", "-A", "costwatch", "worker", "-Q", QUEUE, "--pool=solo", "-l", "info",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench{n}@%h"],
-            cwd=ROOT, env={**env, "CELERY_TRACE_LOG_LEVEL": "INFO"}, stdout=log, stderr=subprocess.STDOUT))
+            cwd=ROOT, env={**env, "CELERY_TRACE_LOG_LEVEL": "INFO", "PGAPPNAME": "bench-celery"}, stdout=log, stderr=subprocess.STDOUT))
     sampler = Sampler(url, lambda: broker.llen(QUEUE))
     try:
         wait_http(f"http://127.0.0.1:{args.port}/healthz")
@@ -256,7 +258,7 @@ def main():
                     latencies.append(time.perf_counter() - t0)
 
         web, celery = children(procs[0].pid), [p.pid for p in procs[1:]]
-        server = {pid: cpu_seconds([pid]) for pid in backends(url)}
+        server = {pid: cpu_seconds([pid]) for app in ("bench-web", "bench-celery") for pid in backends(url, app)}
         web_cpu, celery_cpu = cpu_seconds(web), cpu_seconds(celery)
         sampler.start()
         elapsed = run_clients(send, [bodies[i::args.clients] for i in range(args.clients)])
@@ -264,7 +266,8 @@ def main():
         # CPU used during the load: the web workers, this database's server processes (a
         # connection opened meanwhile counts from 0), the Celery workers
         web_cpu, celery_cpu = cpu_seconds(web) - web_cpu, cpu_seconds(celery) - celery_cpu
-        server_cpu = sum(cpu_seconds([pid]) - server.get(pid, 0) for pid in backends(url))
+        server_cpu = [sum(cpu_seconds([pid]) - server.get(pid, 0) for pid in backends(url, app))
+                      for app in ("bench-web", "bench-celery")]
         drained = None
         while time.perf_counter() - end < 180:
             if sampler.marks and sampler.marks[-1] == 0 and sampler.depths[-1] == 0:
@@ -303,10 +306,13 @@ def main():
           f"{sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms, p95 {p95(latencies) * 1000:.0f} ms")
     print(f"raw COPY of the same {events:,} rows (1,000-row transactions, {args.clients} threads): "
           f"{copy_rate:,.0f} rows/s; ingest / COPY = {rate / copy_rate:.3f}")
-    print(f"CPU per event during the load: web workers {web_cpu / events * 1e6:.1f} µs, PostgreSQL "
-          f"{server_cpu / events * 1e6:.1f} µs (the raw COPY: {copy_cpu * 1e6:.1f} µs a row), Celery "
-          f"{celery_cpu / events * 1e6:.1f} µs; on an idle machine of {os.cpu_count()} CPUs that is at most "
-          f"{os.cpu_count() / (web_cpu + server_cpu + celery_cpu) * events:,.0f} events/s")
+    ingest_cpu = web_cpu + server_cpu[0]
+    print(f"CPU per event during the load: web workers {web_cpu / events * 1e6:.1f} µs + their PostgreSQL "
+          f"{server_cpu[0] / events * 1e6:.1f} µs (the raw COPY: {copy_cpu * 1e6:.1f} µs a row); rollups: Celery "
+          f"{celery_cpu / events * 1e6:.1f} µs + its PostgreSQL {server_cpu[1] / events * 1e6:.1f} µs")
+    print(f"so {os.cpu_count()} idle CPUs would ingest at most {os.cpu_count() / ingest_cpu * events:,.0f} events/s "
+          f"(raw COPY {os.cpu_count() / copy_cpu:,.0f} rows/s; ratio {copy_cpu * events / ingest_cpu:.3f}), "
+          f"{os.cpu_count() / (ingest_cpu + celery_cpu + server_cpu[1]) * events:,.0f} with the rollups")
     if not args.eager:
         lags = sampler.lags[:during] or [0.0]
         print(f"rollup lag (oldest dirty mark) during the load: max {max(lags):.1f} s, "
