@@ -40,6 +40,7 @@ PG = "postgres://postgres@127.0.0.1:5432"
 DB = os.environ.get("BENCH_DB", "cw_bench_ingest")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 QUEUE = "costwatch-bench-ingest"
+APPS = ("bench-web", "bench-celery")  # PGAPPNAME of the gunicorn and the Celery processes
 
 
 def event(rng, i, batch_no, days):
@@ -76,13 +77,21 @@ def wait_http(url):
 
 
 class Sampler(threading.Thread):
-    """Rollup lag (oldest dirty mark) and queue depth, every 0.5 s."""
+    """Rollup lag (oldest dirty mark) and queue depth, every 0.5 s; and the CPU time of the
+    server processes of the web and Celery connections (a connection closed between two
+    samples keeps its last one)."""
 
     def __init__(self, url, queue_len):
         super().__init__(daemon=True)
         self.url, self.queue_len = url, queue_len
         self.lags, self.depths, self.marks = [], [], []
+        self.server = {app: {} for app in APPS}  # application -> pid -> CPU seconds
         self.stop = threading.Event()
+
+    def sample_server(self):
+        for app, seen in self.server.items():
+            for pid in backends(self.url, app):
+                seen[pid] = cpu_seconds([pid])
 
     def run(self):
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -93,6 +102,7 @@ class Sampler(threading.Thread):
                 self.marks.append(count)
                 self.lags.append(float(lag))
                 self.depths.append(self.queue_len())
+                self.sample_server()
 
 
 def cpu_seconds(pids):
@@ -258,7 +268,8 @@ def main():
                     latencies.append(time.perf_counter() - t0)
 
         web, celery = children(procs[0].pid), [p.pid for p in procs[1:]]
-        server = {pid: cpu_seconds([pid]) for app in ("bench-web", "bench-celery") for pid in backends(url, app)}
+        sampler.sample_server()
+        server = {app: dict(seen) for app, seen in sampler.server.items()}
         web_cpu, celery_cpu = cpu_seconds(web), cpu_seconds(celery)
         sampler.start()
         elapsed = run_clients(send, [bodies[i::args.clients] for i in range(args.clients)])
@@ -266,8 +277,9 @@ def main():
         # CPU used during the load: the web workers, this database's server processes (a
         # connection opened meanwhile counts from 0), the Celery workers
         web_cpu, celery_cpu = cpu_seconds(web) - web_cpu, cpu_seconds(celery) - celery_cpu
-        server_cpu = [sum(cpu_seconds([pid]) - server.get(pid, 0) for pid in backends(url, app))
-                      for app in ("bench-web", "bench-celery")]
+        sampler.sample_server()
+        server_cpu = [sum(cpu - server[app].get(pid, 0) for pid, cpu in sampler.server[app].items())
+                      for app in APPS]
         drained = None
         while time.perf_counter() - end < 180:
             if sampler.marks and sampler.marks[-1] == 0 and sampler.depths[-1] == 0:
