@@ -250,7 +250,7 @@ CELERY_TIMEZONE = "UTC"
 ROLLUP_COALESCE_SECONDS = env_int("ROLLUP_COALESCE_SECONDS", 5)
 ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 60)
 # PostgreSQL work_mem of a rollup's transaction: a big day's GROUP BY hashed in memory.
-ROLLUP_WORK_MEM = env_str("ROLLUP_WORK_MEM", "128MB")
+ROLLUP_WORK_MEM = env_str("ROLLUP_WORK_MEM", "256MB")
 CELERY_BEAT_SCHEDULE = {
     "rollup-dirty-days": {"task": "usage.tasks.rollup_dirty", "schedule": 30.0},
     "fail-stale-imports": {"task": "usage.tasks.fail_stale_imports", "schedule": 60.0},
