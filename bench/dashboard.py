@@ -111,6 +111,7 @@ def load(project, n: int, overrides: dict[str, str] | None = None, *, keep_index
     `keep_indexes`: insert with the indexes in place, as ingest grows them)."""
     from django.db import connection
 
+    from usage import partitions
     from usage.models import UsageRecord
 
     end = date.today()
@@ -125,7 +126,7 @@ def load(project, n: int, overrides: dict[str, str] | None = None, *, keep_index
         "day": "(r.ts AT TIME ZONE 'UTC')::date",
         "provider": "r.provider",
         "model": "r.model",
-        "priced_model": "r.model",
+        "priced_model": "''",  # the price table's name is the model's (stored when it differs)
         "feature": "c.features[r.f + 1]",
         "end_user": "'user-' || lpad(r.u::text, 4, '0')",
         "api_key": "CASE WHEN r.batch THEN 'batch-jobs' ELSE c.keys[(r.f %% 6) + 1] END",
@@ -142,7 +143,6 @@ def load(project, n: int, overrides: dict[str, str] | None = None, *, keep_index
         "cost_no_batch_nano": "round((r.inp * r.r_in + r.rd * r.r_read + r.w5 * r.r_w5"
                               " + r.outp * r.r_out) * 1000)::bigint",
         "metadata": "'{}'::jsonb",
-        "created_at": "now()",
         **(overrides or {}),
     }
     for field in UsageRecord._meta.concrete_fields:
@@ -154,6 +154,8 @@ def load(project, n: int, overrides: dict[str, str] | None = None, *, keep_index
             else "''" if default == "" else str(default) if isinstance(default, int) else "NULL"
         )
     sql = insert_sql(expressions)
+    # PostgreSQL keeps the records in monthly partitions, made ahead by the writers
+    partitions.ensure_partitions(start + timedelta(days=i) for i in range(DAYS))
     chunk = max(1, n // 12)
     t0 = time.monotonic()
     table = UsageRecord._meta.db_table
@@ -185,7 +187,8 @@ def load(project, n: int, overrides: dict[str, str] | None = None, *, keep_index
         finally:  # a failed load must not leave the table without its indexes
             t1 = time.monotonic()
             for _, definition in indexes:
-                cursor.execute(definition)
+                # a partitioned table's index reads "ON ONLY" (the parent alone): build it on every partition
+                cursor.execute(definition.replace(" ON ONLY ", " ON ", 1))
             for name, definition in constraints:
                 cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         cursor.execute(f"ANALYZE {table}")

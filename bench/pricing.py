@@ -80,7 +80,7 @@ def reference_apply_price(row, book: PriceBook, *, explicit_long_context: bool |
     if rates is None:
         row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = None
         return False
-    row.priced_model = rates.model
+    row.priced_model = "" if rates.model == row.model else rates.model  # stored when it differs
     if not row.provider:
         row.provider = rates.provider
     tokens = Tokens(**{rate_class(c): getattr(row, c) for c in PRICED_COLUMNS})
@@ -211,7 +211,8 @@ def main() -> None:
         ref_rows = [Row(**values) for values, _ in made]
         fast_rows = [Row(**values) for values, _ in made]
         for row in ref_rows + fast_rows:
-            row.priced_model = ref_book.resolve(row.model) or ""  # as build_row does
+            resolved = ref_book.resolve(row.model) or ""
+            row.priced_model = "" if resolved == row.model else resolved  # as build_row does
 
         started, wall_started = clock(), wall_clock()
         for row in fast_rows:

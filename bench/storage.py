@@ -54,20 +54,26 @@ def main() -> None:
         dashboard.load(project, args.records, OVERRIDES, keep_indexes=args.grown)
     table = UsageRecord._meta.db_table
     with connection.cursor() as cursor:
+        # the table is partitioned by month on PostgreSQL: sizes are the sums over its
+        # partitions (pg_partition_tree lists the table itself, then each partition)
         cursor.execute(f"VACUUM ANALYZE {table}")
-        cursor.execute("SELECT count(*), pg_total_relation_size(%s), pg_relation_size(%s), "
-                       "pg_indexes_size(%s), avg(pg_column_size(t.*)) FROM " + table + " t",
-                       [table, table, table])
-        rows, total, heap, indexes, tuple_bytes = cursor.fetchone()
-        cursor.execute("SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index "
-                       "WHERE indrelid = %s::regclass ORDER BY 2 DESC", [table])
-        per_index = cursor.fetchall()
+        cursor.execute("SELECT count(*), avg(pg_column_size(t.*)) FROM " + table + " t")
+        rows, tuple_bytes = cursor.fetchone()
+        cursor.execute("SELECT count(*) FILTER (WHERE isleaf), sum(pg_total_relation_size(relid)), "
+                       "sum(pg_relation_size(relid)), sum(pg_indexes_size(relid)) FROM pg_partition_tree(%s)",
+                       [table])
+        partitions, total, heap, indexes = (int(x) for x in cursor.fetchone())
+        cursor.execute("SELECT i.indexrelid::regclass::text, (SELECT sum(pg_relation_size(relid)) "
+                       "FROM pg_partition_tree(i.indexrelid)) FROM pg_index i "
+                       "WHERE i.indrelid = %s::regclass ORDER BY 2 DESC", [table])
+        per_index = [(name, int(size)) for name, size in cursor.fetchall()]
     assert rows == args.records
     cost = UsageRecord.objects.aggregate(s=Sum("cost_nano"))["s"]
     assert cost is not None and cost > 0
     toast = total - heap - indexes
     print(f"command: .venv/bin/python bench/storage.py --records {args.records}{' --grown' if args.grown else ''}")
-    print(f"PostgreSQL {connection.pg_version // 10000}: {rows:,} usage records")
+    print(f"PostgreSQL {connection.pg_version // 10000}: {rows:,} usage records in {partitions} partitions; "
+          f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"total {total / rows:,.0f} B/record = heap {heap / rows:,.0f} + TOAST/FSM/VM {toast / rows:,.0f} "
           f"+ indexes {indexes / rows:,.0f}")
     for name, size in per_index:

@@ -251,7 +251,11 @@ ROLLUP_COALESCE_SECONDS = env_int("ROLLUP_COALESCE_SECONDS", 5)
 ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 60)
 # PostgreSQL work_mem of a rollup's transaction: a big day's GROUP BY hashed in memory.
 ROLLUP_WORK_MEM = env_str("ROLLUP_WORK_MEM", "256MB")
+# Raw usage records older than this many whole months before the current one are dropped
+# (usage.retention; 0 = keep everything); the rollups stay.
+USAGE_RAW_RETENTION_MONTHS = env_int("USAGE_RAW_RETENTION_MONTHS", 0)
 CELERY_BEAT_SCHEDULE = {
+    "usage-partitions": {"task": "usage.tasks.maintain_partitions", "schedule": crontab(minute=23)},
     "rollup-dirty-days": {"task": "usage.tasks.rollup_dirty", "schedule": 30.0},
     "fail-stale-imports": {"task": "usage.tasks.fail_stale_imports", "schedule": 60.0},
     "reprice-unpriced": {"task": "usage.tasks.reprice_unpriced", "schedule": 600.0},

@@ -4,7 +4,8 @@ Every writer — the ingest API, every importer, provider sync — goes through
 usage.ingest.record_usage, which checks each record here; the API checks its events here
 first, so that a refusal names the event's index and field.
 
-- timestamps from 2000-01-01 00:00 UTC to one day after now;
+- timestamps from 2000-01-01 00:00 UTC to one day after now, and not before the raw
+  retention horizon (usage.retention, when USAGE_RAW_RETENTION_MONTHS is set);
 - counts (tokens, requests) whole numbers from 0 to 10^15;
 - a record's cost (computed or reported) at most $10,000,000 (10^16 nano-USD) in size;
 - text without NUL characters and within its column's length; metadata a JSON object of at
@@ -26,6 +27,7 @@ from django.utils import timezone
 
 from billing.pricing.classes import FEE_COLUMNS, TOKEN_COLUMNS
 from usage.models import UsageRecord
+from usage.retention import horizon_problem
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE = timedelta(days=1)
@@ -151,7 +153,8 @@ def problems(record, now: datetime | None = None) -> list[tuple[str, str]]:
     if _within(record, now):
         return []
     found = []
-    if (message := time_problem(record.timestamp, now)) is not None:
+    message = time_problem(record.timestamp, now) or horizon_problem(record.timestamp.astimezone(UTC).date())
+    if message is not None:
         found.append(("timestamp", message))
     for name in COUNT_FIELDS:
         if (message := count_problem(getattr(record, name))) is not None:

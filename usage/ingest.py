@@ -22,7 +22,9 @@ from billing.pricing.rates import PriceBook, Unpriced, price_counts
 from costwatch import hooks
 from costwatch.tenant.models import Project
 from usage import bounds
+from usage.idempotency import lock_ids, lock_source
 from usage.models import DirtyDay, ImportJob, UsageRecord
+from usage.partitions import ensure_partitions
 from usage.records import Record
 
 CHUNK = 2000
@@ -125,7 +127,7 @@ def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
         import_job_id=import_job.pk if import_job else None,
     )
     row = Row.of(values)
-    row.priced_model = book.resolve(record.model) or ""
+    row.priced_model = _differing(book.resolve(record.model) or "", record.model)
     apply_price(row, book, explicit_long_context=record.long_context)
     if (problem := bounds.cost_problem(row.cost_nano)) is not None:
         raise bounds.OutOfBounds("cost", problem, origin=record.origin)
@@ -144,7 +146,7 @@ def apply_price(row: UsageRecord, book: PriceBook, *, explicit_long_context: boo
     if rates is None:
         row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = None
         return False
-    row.priced_model = rates.model
+    row.priced_model = _differing(rates.model, row.model)
     if not row.provider:
         row.provider = rates.provider
     single = row.requests == 1
@@ -176,6 +178,11 @@ _counts = attrgetter(*(f"{c}_tokens" for c in RATE_CLASSES))
 _fee_counts = attrgetter(*FEE_COLUMNS)
 
 
+def _differing(priced_model: str, model: str) -> str:
+    """What UsageRecord.priced_model stores: the priced name only when it is not `model`."""
+    return "" if priced_model == model else priced_model
+
+
 def set_billed(row: UsageRecord, billed: int | None) -> None:
     """A cost-only row's counted amount. A fee that tokens don't price (covers "none": web
     search, file search, code execution, …) is the Tools class."""
@@ -200,6 +207,7 @@ def record_usage(
     book = PriceBook.load()
     if merge:
         with transaction.atomic():
+            lock_source(project_id=project.pk, source=source)  # usage.idempotency
             state = _MergeState(project=project, source=source)
             for chunk in _chunks(records, CHUNK):
                 _merge_chunk(chunk, state=state, counts=counts, book=book, import_job=import_job)
@@ -211,6 +219,8 @@ def record_usage(
     # order, so they wait for each other instead of deadlocking.
     records = sorted(records, key=lambda r: r.external_id)
     with transaction.atomic():
+        # before the lookup of stored ids, until commit (usage.idempotency)
+        lock_ids(project_id=project.pk, source=source, ids=[r.external_id for r in records])
         for chunk in _chunks(records, CHUNK):
             rows: dict[str, Row] = {}
             for record in chunk:
@@ -406,9 +416,7 @@ def _insert(rows: list[Row]) -> None:
     the caller."""
     if not rows:
         return
-    now = timezone.now()
-    for row in rows:
-        row.created_at = now
+    ensure_partitions({row.day for row in rows})
     plan = _insert_plan(connection.vendor)
     if connection.vendor != "postgresql":
         lines = []

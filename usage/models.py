@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 
+from billing.pricing.classes import FEE_COLUMNS, TOKEN_COLUMNS
 from costwatch.tenant.models import Project
 
 LEDGER_METERED = "metered"
@@ -55,10 +56,33 @@ class ImportJob(models.Model):
         return f"{self.file_name} ({self.status})"
 
 
-class UsageRecord(models.Model):
-    """One priced unit of usage: a request (metered) or a console row (billed)."""
+class UsageCounts(models.Model):
+    """The request, token and tool-call counts a usage record and every rollup carry: one
+    column per name of billing.pricing.classes.TOKEN_COLUMNS (input is uncached text only, output
+    includes reasoning, OpenAI's cache writes are the 30m / 12h classes, audio is uncached
+    audio input) and FEE_COLUMNS (tool calls billed per request)."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="records")
+    class Meta:
+        abstract = True
+
+
+for _column in ["requests", *TOKEN_COLUMNS, *FEE_COLUMNS]:
+    UsageCounts.add_to_class(_column, models.BigIntegerField(default=0))
+
+
+class UsageRecord(UsageCounts):
+    """One priced unit of usage: a request (metered) or a console row (billed).
+
+    On PostgreSQL the table is range-partitioned by month on `day` (usage.partitions;
+    primary key (id, day) in the database, `id` from one sequence). A unique key must then
+    hold `day`, so the natural key below only refuses a same-day duplicate; an id re-sent
+    on another day is found by usage.ingest's lookup under per-id advisory locks. The
+    foreign keys have no database constraint: a partition attached while another
+    transaction writes a project or an import job would wait for it (Django still cascades)."""
+
+    # no index of its own: every index of the table leads with the project
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="records", db_constraint=False,
+                                db_index=False)
     source = models.CharField(max_length=40)
     external_id = models.CharField(max_length=255)
     ledger = models.CharField(max_length=8, choices=LEDGER_CHOICES, default=LEDGER_METERED)
@@ -66,6 +90,8 @@ class UsageRecord(models.Model):
     day = models.DateField()
     provider = models.CharField(max_length=40, blank=True)
     model = models.CharField(max_length=120)
+    # the price table's name of the model, stored only when it differs from `model` ("": the
+    # same, or no price known; readers take `priced_model or model`)
     priced_model = models.CharField(max_length=120, blank=True)
     feature = models.CharField(max_length=200, blank=True)
     end_user = models.CharField(max_length=200, blank=True)
@@ -81,21 +107,8 @@ class UsageRecord(models.Model):
     # inference_geo ("us"), OpenAI regional processing ("eu", "us", …). "" / "global" =
     # global routing. Bedrock names regional endpoints in the model id (us.anthropic.…).
     region = models.CharField(max_length=40, blank=True, default="")
-    requests = models.BigIntegerField(default=1)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cache_read_tokens = models.BigIntegerField(default=0)
-    cache_write_5m_tokens = models.BigIntegerField(default=0)
-    cache_write_1h_tokens = models.BigIntegerField(default=0)
-    reasoning_tokens = models.BigIntegerField(default=0)
-    cache_write_30m_tokens = models.BigIntegerField(default=0)  # OpenAI's cache writes
-    cache_write_12h_tokens = models.BigIntegerField(default=0)
-    audio_input_tokens = models.BigIntegerField(default=0)  # uncached audio prompt tokens
-    # per-request tool fees (billing.pricing.classes.FEE_CLASSES)
-    web_search_requests = models.BigIntegerField(default=0)
-    web_fetch_requests = models.BigIntegerField(default=0)
-    file_search_requests = models.BigIntegerField(default=0)
-    grounding_requests = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=1)  # a record is one request unless it says more
+    # the token and tool-call counts: UsageCounts
     # Money in integer nano-USD. cost_nano is NULL while no price is known ("unpriced").
     cost_nano = models.BigIntegerField(null=True, blank=True)
     cost_no_cache_nano = models.BigIntegerField(null=True, blank=True)
@@ -103,20 +116,22 @@ class UsageRecord(models.Model):
     reported_cost_nano = models.BigIntegerField(null=True, blank=True)
     fees_nano = models.BigIntegerField(default=0, help_text="The tool fees part of cost_nano")
     metadata = models.JSONField(default=dict, blank=True)
-    import_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
+    import_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False,
+                                   db_index=False)  # indexed where set (Meta)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["project", "source", "external_id"], name="usage_record_natural_key"
+                fields=["project", "source", "external_id", "day"], name="usage_record_natural_key"
             )
         ]
         indexes = [
             models.Index(fields=["project", "ledger", "day"], name="usage_rec_proj_ledger_day"),
             models.Index(fields=["project", "day", "model"], name="usage_rec_proj_day_model"),
-            # the Records page: newest first within the filtered days
+            # the Records page: newest first within the filtered days (50 B a record; without
+            # it a 30-day page sorts the month's rows: 0.14 s at 1M records a year)
             models.Index(fields=["project", "ledger", "day", "timestamp"], name="usage_rec_proj_ledger_day_ts"),
+            models.Index(fields=["import_job"], name="usage_rec_import_job", condition=models.Q(import_job__isnull=False)),
             models.Index(
                 fields=["project", "cost_nano"],
                 name="usage_rec_unpriced",
@@ -190,24 +205,10 @@ class ProviderConnection(models.Model):
         return f"{self.project} {self.provider} {self.key_prefix}…"
 
 
-class RollupSums(models.Model):
+class RollupSums(UsageCounts):
     """The sums every rollup table carries."""
 
-    requests = models.BigIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cache_read_tokens = models.BigIntegerField(default=0)
-    cache_write_5m_tokens = models.BigIntegerField(default=0)
-    cache_write_1h_tokens = models.BigIntegerField(default=0)
-    reasoning_tokens = models.BigIntegerField(default=0)
-    cache_write_30m_tokens = models.BigIntegerField(default=0)  # OpenAI's cache writes
-    cache_write_12h_tokens = models.BigIntegerField(default=0)
-    audio_input_tokens = models.BigIntegerField(default=0)  # uncached audio prompt tokens
-    # per-request tool fees (billing.pricing.classes.FEE_CLASSES)
-    web_search_requests = models.BigIntegerField(default=0)
-    web_fetch_requests = models.BigIntegerField(default=0)
-    file_search_requests = models.BigIntegerField(default=0)
-    grounding_requests = models.BigIntegerField(default=0)
+    # requests, token and tool-call counts: UsageCounts
     cost_nano = models.BigIntegerField(default=0)
     cost_no_cache_nano = models.BigIntegerField(default=0)
     cost_no_batch_nano = models.BigIntegerField(default=0)

@@ -22,6 +22,7 @@ from billing.pricing.classes import METRICS, SUMS
 from costwatch.tenant import generation
 from costwatch.tenant.models import Project
 from usage.models import DailyModelUsage, DailyUsage, DimensionUsage, DirtyDay, UsageRecord
+from usage.retention import raw_horizon
 
 logger = logging.getLogger(__name__)
 RETRY_MAX = timedelta(hours=1)
@@ -148,6 +149,11 @@ def _mark(project_id: int, day: date, ledger: str) -> dict | None:
 
 
 def _recompute(project_id: int, day: date, ledger: str) -> None:
+    if (horizon := raw_horizon()) is not None and day < horizon:
+        # its raw records are dropped (usage.retention): recomputing would wipe its rollups
+        logger.info("rollup of project %s, %s %s skipped: before the raw retention horizon %s",
+                    project_id, day, ledger, horizon)
+        return
     params = [project_id, day, ledger]
     if connection.vendor == "postgresql":
         # The planner guesses many more groups than a day has and sorts on disk (9 s for a

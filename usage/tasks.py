@@ -10,7 +10,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from costwatch import hooks
-from usage import rollups
+from usage import partitions, retention, rollups
 from usage.imports import fail_stale_jobs, import_job_file
 from usage.models import ProviderConnection
 from usage.pricing_jobs import reprice
@@ -84,6 +84,14 @@ def rollup_dirty() -> int:
     for project_id, day, ledger, claim in late:
         _queue(project_id=project_id, day=day, ledger=ledger, claim=claim, countdown=0)
     return len(late)
+
+
+@shared_task(name="usage.tasks.maintain_partitions")
+def maintain_partitions() -> int:
+    """Beat: the coming months' partitions made ahead, the raw records past the retention
+    horizon dropped. Returns how many months were dropped."""
+    partitions.ensure_ahead(today=timezone.now().date())
+    return len(retention.drop_expired())
 
 
 @shared_task(name="usage.tasks.fail_stale_imports")

@@ -1,6 +1,7 @@
 """The token classes and the numbers every ledger row carries: THE one list that rollups,
-queries, the API schemas, exports and reconcile read. The model fields (UsageRecord,
-RollupSums) are the schema; tests/pricing/test_classes.py checks these lists against them."""
+queries, the API schemas, exports and reconcile read. The count columns of UsageRecord and
+the rollups are made from TOKEN_COLUMNS and FEE_COLUMNS (usage.models.UsageCounts);
+tests/pricing/test_classes.py checks the other lists against the models."""
 
 # Priced token classes as prices name them (ModelPrice columns, Rates.per_class keys).
 # 5m / 1h: Anthropic's cache writes; 30m / 12h: OpenAI's (GPT-5.6+); audio_input: audio

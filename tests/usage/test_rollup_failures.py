@@ -10,6 +10,7 @@ from django.utils import timezone
 from costwatch.tenant.models import Project
 from usage.ingest import mark_dirty, record_usage
 from usage.models import DailyUsage, DirtyDay, UsageRecord
+from usage.partitions import ensure_partitions
 from usage.records import Record
 from usage.rollups import rollup_dirty
 
@@ -21,6 +22,7 @@ def poison(project, day=DAY, mark=True):
     """Rows that bypass the write path's bounds (as old data may): their sum overflows a
     64-bit integer, so the day's rollup raises."""
     ts = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    ensure_partitions([day])
     UsageRecord.objects.bulk_create([
         UsageRecord(project=project, source="api", external_id=f"big-{i}", timestamp=ts, day=day,
                     model="no-such-model-x", input_tokens=2**62) for i in range(3)

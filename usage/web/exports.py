@@ -100,13 +100,18 @@ def records_csv(qs, *, zone, filename: str, names: dict[str, dict[str, str]]) ->
               "cost_no_batch_nano", "reported_cost_nano"]
     body = (
         [r["timestamp"].astimezone(zone).isoformat(), r["day"].isoformat(),
-         *[r[c] for c in fields[2:11]], names["api_key"].get(r["api_key"], ""), r["workspace"],
+         *[r[c] for c in fields[2:7]], _priced_model(r), *[r[c] for c in fields[8:11]], names["api_key"].get(r["api_key"], ""), r["workspace"],
          names["workspace"].get(r["workspace"], "") if r["ledger"] == "billed" else "",
          *[r[c] for c in fields[12:-5]],
          *[_cost(r[c]) for c in fields[-5:]]]
         for r in qs.values(*fields).iterator(chunk_size=2000)
     )
     return csv_response(header, body, filename=filename)
+
+
+def _priced_model(r: dict) -> str:
+    """The model a priced record was priced as (stored only when it differs from `model`)."""
+    return r["priced_model"] or (r["model"] if r["cost_nano"] is not None else "")
 
 
 def reconcile_csv(cells, *, filename: str) -> StreamingHttpResponse:

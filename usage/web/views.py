@@ -46,6 +46,7 @@ from usage.reports.queries import (
     total_of,
     with_shares,
 )
+from usage.retention import raw_horizon
 from usage.web import charts, exports, pagecache
 from usage.web.filters import DIMENSIONS, LEDGERS, NONE, RANGES, Filters
 from usage.web.insights_charts import mark_anomalies
@@ -450,6 +451,9 @@ def records(request, slug: str):
         "record_count": record_count,
         "count_capped": record_count > RECORDS_COUNT_CAP,
     }
+    horizon = raw_horizon()
+    # days whose raw records the retention dropped (their rollups, and the sum above, stay)
+    context["raw_horizon"] = horizon if horizon and (one_day or f.start) < horizon else None
     if one_day:
         context["hours"] = hourly(qs, one_day)
         context["fig_hourly"] = charts.hourly_cost(context["hours"])
