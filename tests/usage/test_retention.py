@@ -48,7 +48,9 @@ def test_dropping_expired_records_keeps_the_rollups(stored, settings):
     daily_before = list(DailyUsage.objects.filter(day=AUGUST).values_list("requests", "cost_nano"))
     dims_before = DimensionUsage.objects.filter(day=AUGUST, span=1).count()
     settings.USAGE_RAW_RETENTION_MONTHS = 3  # horizon 2026-09-01 (today is in December 2026)
-    assert drop_expired(today=date(2026, 12, 2)) == [date(2026, 8, 1)]
+    dropped = drop_expired(today=date(2026, 12, 2))
+    # (on PostgreSQL also the empty partitions other tests of this database made)
+    assert date(2026, 8, 1) in dropped and all(month < date(2026, 9, 1) for month in dropped)
     assert list(UsageRecord.objects.values_list("external_id", flat=True)) == ["oct-1"]
     assert daily_before and daily_before[0][0] == 2
     assert list(DailyUsage.objects.filter(day=AUGUST).values_list("requests", "cost_nano")) == daily_before
