@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from operator import attrgetter, le
 
+from django.conf import settings
 from django.utils import timezone
 
 from billing.pricing.classes import FEE_COLUMNS, TOKEN_COLUMNS
@@ -143,9 +144,12 @@ def _within(record, now: datetime | None) -> bool:
         return False
     ts = record.timestamp
     try:
-        return EARLIEST <= ts <= (now or timezone.now()) + FUTURE
+        if not EARLIEST <= ts <= (now or timezone.now()) + FUTURE:
+            return False
     except (TypeError, OverflowError, ValueError):  # naive, or out of range: the messages say
         return False
+    # older than the raw retention horizon (when USAGE_RAW_RETENTION_MONTHS is set)
+    return not (settings.USAGE_RAW_RETENTION_MONTHS and horizon_problem(ts.astimezone(UTC).date()))
 
 
 def problems(record, now: datetime | None = None) -> list[tuple[str, str]]:
