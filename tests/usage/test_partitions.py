@@ -28,6 +28,7 @@ def test_an_id_resent_with_a_timestamp_in_another_month_counts_once(project):
         ("req-1", date(2026, 10, 3)), ("req-2", date(2026, 10, 3)), ("req-3", date(2026, 9, 30))]
 
 
+@pytest.mark.services  # PostgreSQL only: run in the PostgreSQL pass
 @pytest.mark.django_db
 def test_each_record_lands_in_its_months_partition(project):
     need(connection.vendor == "postgresql", "partitions are PostgreSQL's")
@@ -39,6 +40,7 @@ def test_each_record_lands_in_its_months_partition(project):
                                      ("c", "usage_usagerecord_p2026_02")]
 
 
+@pytest.mark.services  # PostgreSQL only: run in the PostgreSQL pass
 @pytest.mark.django_db
 def test_the_beat_makes_the_coming_months_partitions():
     need(connection.vendor == "postgresql", "partitions are PostgreSQL's")
