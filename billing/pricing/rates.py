@@ -11,6 +11,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, Inexact, localcontext
+from operator import attrgetter
 
 from billing.pricing.classes import FEE_CLASSES, RATE_CLASSES
 from billing.pricing.models import ModelAlias, ModelPrice
@@ -198,13 +199,15 @@ def cost(
     are. Raises Unpriced for a tier / speed / tool the model has no rate for.
 
     Computed in integers (price_counts), equal to the Decimal definition _reference_cost."""
-    t = tokens
-    fees = None if tools is None else (tools.web_search, tools.web_fetch, tools.file_search, tools.grounding)
     return Cost(*price_counts(
-        rates, (t.input, t.output, t.cache_read, t.cache_write_5m, t.cache_write_1h, t.cache_write_30m,
-                t.cache_write_12h, t.audio_input), fees,
+        rates, _token_counts(tokens), None if tools is None else _tool_counts(tools),
         batch=batch, service_tier=service_tier, speed=speed, long_context=long_context, when=when,
         regional=regional))
+
+
+# a Tokens' / Tools' counts in the order price_counts takes them (RATE_CLASSES, FEE_CLASSES)
+_token_counts = attrgetter(*RATE_CLASSES)
+_tool_counts = attrgetter(*FEE_CLASSES)
 
 
 def _reference_cost(
