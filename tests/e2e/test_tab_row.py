@@ -26,6 +26,8 @@ def test_thirteen_tabs_fit_one_row_at_1400_px(logged_in_page, project, name):
     page.goto(f"/p/{project.slug}/connections/")
     assert page.locator("nav.tabs a").count() == TABS
     assert _rows_and_fit(page) == [1, True]
+    # nothing hidden behind the row's own scrolling either
+    assert page.evaluate("(n => n.scrollWidth <= n.clientWidth)(document.querySelector('nav.tabs'))")
     label = page.locator("nav.tabs .project-name")
     assert label.get_attribute("title") == name
     # the last tab is the current one and is in view without scrolling
