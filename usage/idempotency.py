@@ -7,7 +7,8 @@ the lookup and held until commit:
 
 - a batch of at most IDS_LOCKED ids: one lock per (project, source, id), in ascending
   order (two batches wait for each other, never deadlock), plus the (project, source)
-  lock shared;
+  lock shared. An id's lock key is hashed by the server (hashtextextended, seeded with
+  the (project, source) key): hashing 1,000 ids in Python was 7 µs an event;
 - a bigger batch and an import (its transaction spans all its chunks): the
   (project, source) lock exclusive, which waits for those batches and keeps the lock
   table small (each lock is a slot of PostgreSQL's shared lock table,
@@ -41,8 +42,8 @@ def lock_ids(*, project_id: int, source: str, ids: Iterable[str]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [_key("source", project_id, source)])
-        cursor.execute("SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT h FROM unnest(%s::bigint[]) h ORDER BY h) s",
-                       [sorted({_key("id", project_id, source, i) for i in ids})])
+        cursor.execute("SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT hashtextextended(i, %s) h "
+                       "FROM unnest(%s::text[]) i ORDER BY h) s", [_key("id", project_id, source), list(ids)])
 
 
 def lock_source(*, project_id: int, source: str) -> None:

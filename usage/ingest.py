@@ -387,10 +387,14 @@ def _stored_ids(project: Project, source: str, ids: list[str]) -> list[str]:
     if connection.vendor != "postgresql":
         return list(UsageRecord.objects.filter(project=project, source=source, external_id__in=ids)
                     .values_list("external_id", flat=True))
-    # one array parameter instead of 1,000 (Django prepares each value of an IN list)
+    # One array parameter instead of 1,000 (Django prepares each value of an IN list), and
+    # one index probe per id and partition whatever the statistics say: a partition not yet
+    # analyzed (a new month, a bench) planned `external_id = ANY(ids)` as a filter over all
+    # of the project's rows in it, 30 ms a batch at 60,000 rows.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT external_id FROM {UsageRecord._meta.db_table} "
-                       "WHERE project_id = %s AND source = %s AND external_id = ANY(%s)", [project.pk, source, ids])
+        cursor.execute(f"SELECT i FROM unnest(%s::text[]) i CROSS JOIN LATERAL (SELECT FROM {UsageRecord._meta.db_table} "
+                       "WHERE project_id = %s AND source = %s AND external_id = i LIMIT 1) stored",
+                       [ids, project.pk, source])
         return [external_id for (external_id,) in cursor.fetchall()]
 
 
