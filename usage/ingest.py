@@ -95,10 +95,12 @@ _record_counts = attrgetter(*_COUNT_COLUMNS)
 
 
 def build_row(*, project: Project, source: str, record: Record, book: PriceBook,
-              import_job: ImportJob | None = None) -> Row:
+              import_job: ImportJob | None = None, checked: bool = False) -> Row:
     """The row to store for a record; raises bounds.OutOfBounds for a record (or its cost)
-    out of the accepted bounds."""
-    bounds.check(record)
+    out of the accepted bounds. `checked`: the record is known to be within them (its
+    batch passed bounds.all_within)."""
+    if not checked:
+        bounds.check(record)
     ts = record.timestamp
     values = dict(zip(_COUNT_COLUMNS, _record_counts(record), strict=True))
     values.update(
@@ -221,6 +223,7 @@ def record_usage(
     with transaction.atomic():
         # before the lookup of stored ids, until commit (usage.idempotency)
         lock_ids(project_id=project.pk, source=source, ids=[r.external_id for r in records])
+        checked = bounds.all_within(records)
         for chunk in _chunks(records, CHUNK):
             rows: dict[str, Row] = {}
             for record in chunk:
@@ -228,8 +231,8 @@ def record_usage(
                     counts.duplicates += 1
                     continue
                 rows[record.external_id] = build_row(
-                    project=project, source=source, record=record, book=book, import_job=import_job
-                )
+                    project=project, source=source, record=record, book=book, import_job=import_job,
+                    checked=checked)
             for external_id in _stored_ids(project, source, list(rows)):
                 del rows[external_id]
                 counts.duplicates += 1
@@ -300,11 +303,12 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
     So each day's spend is counted once, and reported costs stay for reconciliation."""
     project, source = state.project, state.source
     rows: dict[str, Row] = {}
+    checked = bounds.all_within(chunk)
     for record in chunk:
         if record.external_id in rows:
             counts.duplicates += 1
         rows[record.external_id] = build_row(
-            project=project, source=source, record=record, book=book, import_job=import_job
+            project=project, source=source, record=record, book=book, import_job=import_job, checked=checked
         )
     if state.has_cost_rows is None:
         state.has_cost_rows = state.cost_rows().exists()

@@ -165,9 +165,9 @@ def _fast_records(body: bytes, now: datetime) -> list[Record] | None:
         records = [_event_to_record(event, now) for event in events]
     except UsageFormatError:
         return None
+    if not bounds.all_within(records, now):
+        return None
     for index, record in enumerate(records):
-        if bounds.problems(record, now):
-            return None
         record.origin = index
     return records
 
@@ -257,7 +257,7 @@ def parse_events(body: bytes) -> list[Record]:
         except UsageFormatError:
             pass
         else:
-            if not any(bounds.problems(record, now) for record in records):
+            if bounds.all_within(records, now):
                 for index, record in enumerate(records):
                     record.origin = index
                 return records
