@@ -93,15 +93,12 @@ def _price_catalog(request):
 
 @pytest.fixture(autouse=True)
 def _empty_page_cache():
-    """Each test starts with an empty cache and no price book loaded (both per process:
-    they outlive a test's rolled-back database, whose ids and prices the next test may not
-    share)."""
+    """Each test starts with an empty cache (per process: it outlives a test's rolled-back
+    database, whose ids the next test may not share). The price book is not reset: the
+    process keeps it while the prices' version stays (PriceBook.current), across tests too."""
     from django.core.cache import cache
 
-    from usage.reports import queries
-
     cache.clear()
-    queries._BOOK = None
     yield
 
 

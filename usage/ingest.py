@@ -206,7 +206,7 @@ def record_usage(
     restatement replaces the earlier row, and cost rows merge onto token rows, see
     _merge_chunk. Rollups of the touched days run after commit."""
     counts = Counts()
-    book = PriceBook.load()
+    book = PriceBook.current()
     if merge:
         with transaction.atomic():
             lock_source(project_id=project.pk, source=source)  # usage.idempotency

@@ -114,3 +114,20 @@ class PriceChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}: {self.model} {self.field} {self.old or '-'} -> {self.new or '-'}"
+
+
+class PricesVersion(models.Model):
+    """One row: a number that changes with every write to the price and alias tables (a
+    database trigger sets it in the writing transaction, whatever wrote: the ORM, a bulk
+    update, raw SQL; see migration 0004). Equal versions, equal price books: a process keeps
+    its book while the version stays (billing.pricing.rates.PriceBook.current). PostgreSQL
+    takes the next number of a sequence, never reused (rolled back or not) and new for each
+    write of a transaction; SQLite a random 64-bit number."""
+
+    version = models.BigIntegerField()
+
+    class Meta:
+        db_table = "billing_pricesversion"
+
+    def __str__(self) -> str:
+        return f"prices version {self.version}"

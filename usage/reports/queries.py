@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import hashlib
-import time
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -21,7 +19,6 @@ from billing.pricing.classes import (
     TOOLS,
     rate_class,
 )
-from billing.pricing.models import ModelAlias, ModelPrice
 from billing.pricing.money import decimal_string
 from billing.pricing.rates import PriceBook
 from costwatch.tenant.models import Project
@@ -363,33 +360,15 @@ def _class_parts(row: dict, book) -> dict[str, Decimal] | None:
     return parts
 
 
-_BOOK: tuple[float, object, str] | None = None
-
-
-def _prices_fingerprint() -> str:
-    """A digest of every price and alias row: equal digests, equal price books."""
-    rows = (list(ModelPrice.objects.order_by("pk").values_list())
-            + list(ModelAlias.objects.order_by("pk").values_list()))
-    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
-
-
-def _current_book() -> tuple[float, object, str]:
-    global _BOOK
-    now = time.monotonic()
-    if _BOOK is None or now - _BOOK[0] > 60:
-        _BOOK = (now, PriceBook.load(), _prices_fingerprint())
-    return _BOOK
-
-
 def price_book():
-    """The price book for display estimates, reloaded at most once a minute per process."""
-    return _current_book()[1]
+    """The price book for display estimates: the process's current one (PriceBook.current)."""
+    return PriceBook.current()
 
 
 def prices_version() -> str:
-    """The digest of the rows price_book() was loaded from (the page cache's key: a page
-    priced with another book is another entry)."""
-    return _current_book()[2]
+    """The version of the price rows price_book() is loaded from (the page cache's key: a
+    page priced with another book is another entry)."""
+    return str(price_book().version)
 
 
 def class_costs(rows: list[dict]) -> dict[str, int]:
