@@ -153,6 +153,10 @@ def load(project, n: int, overrides: dict[str, str] | None = None, *, keep_index
             "false" if default is False else "true" if default is True
             else "''" if default == "" else str(default) if isinstance(default, int) else "NULL"
         )
+    for field in UsageRecord._meta.concrete_fields:
+        if hasattr(field, "implied") and field.column in expressions:  # NULL at its implied value (usage.models)
+            implied = expressions[field.implied] if isinstance(field.implied, str) else field.implied
+            expressions[field.column] = f"NULLIF({expressions[field.column]}, {implied})"
     sql = insert_sql(expressions)
     # PostgreSQL keeps the records in monthly partitions, made ahead by the writers
     partitions.ensure_partitions(start + timedelta(days=i) for i in range(DAYS))

@@ -23,7 +23,7 @@ from costwatch import hooks
 from costwatch.tenant.models import Project
 from usage import bounds
 from usage.idempotency import lock_ids, lock_source
-from usage.models import DirtyDay, ImportJob, UsageRecord
+from usage.models import DirtyDay, ImpliedIntegerField, ImportJob, UsageRecord
 from usage.partitions import ensure_partitions
 from usage.records import Record
 
@@ -429,7 +429,6 @@ def _insert(rows: list[Row]) -> None:
     if connection.vendor != "postgresql":
         lines = []
         for line in map(plan.values, rows):
-            line = list(line)
             for i, to_db in plan.adapt:
                 if line[i] is not None:
                     line[i] = to_db(line[i])
@@ -450,7 +449,7 @@ def _insert(rows: list[Row]) -> None:
 @dataclass(frozen=True)
 class _InsertPlan:
     sql: str
-    values: Callable  # a row's values as a tuple, in column order (an attrgetter: C)
+    values: Callable  # a row's values as stored, in column order (_stored_values)
     adapt: list  # SQLite: (index, to_db) of the values the driver can't take as they are
     types: list  # PostgreSQL: the columns' types, for the binary COPY
 
@@ -460,7 +459,7 @@ def _insert_plan(vendor: str) -> _InsertPlan:
     fields = [f for f in UsageRecord._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = UsageRecord._meta.db_table
-    values = attrgetter(*(f.attname for f in fields))
+    values = _stored_values(fields)
     if vendor == "postgresql":
         # "varchar(40)" -> "varchar", "timestamp with time zone", "bigint", "jsonb": psycopg's names
         types = [re.sub(r"\(.*\)", "", f.db_type(connection)).strip() for f in fields]
@@ -468,6 +467,29 @@ def _insert_plan(vendor: str) -> _InsertPlan:
     adapt = [(i, to_db) for i, f in enumerate(fields) if (to_db := _adapter(f))]
     return _InsertPlan(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})",
                        values, adapt, [])
+
+
+def _stored_values(fields: list) -> Callable:
+    """A row's values in column order as stored: NULL for a count at its implied value
+    (usage.models.ImpliedIntegerField)."""
+    getter = attrgetter(*(f.attname for f in fields))
+    implied = [(i, f.implied) for i, f in enumerate(fields)
+               if isinstance(f, ImpliedIntegerField) and not isinstance(f.implied, str)]
+    index = {f.attname: i for i, f in enumerate(fields)}
+    same = [(i, index[f.implied]) for i, f in enumerate(fields)
+            if isinstance(f, ImpliedIntegerField) and isinstance(f.implied, str)]
+
+    def values(row) -> list:
+        line = list(getter(row))
+        for i, value in implied:
+            if line[i] == value:
+                line[i] = None
+        for i, other in same:
+            if line[i] == line[other]:
+                line[i] = None
+        return line
+
+    return values
 
 
 def _json_bytes(value) -> bytes:

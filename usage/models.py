@@ -1,8 +1,77 @@
+from functools import cached_property
+
 from django.conf import settings
 from django.db import models
+from django.db.models.expressions import Col
 
 from billing.pricing.classes import FEE_COLUMNS, TOKEN_COLUMNS
 from costwatch.tenant.models import Project
+
+# Columns of the usage table that store their most common value as NULL (a NULL costs one
+# bit of the row's null bitmap, a bigint eight bytes): most of a record's counts are 0, most
+# records are one request, and most cost the same without batch or caching discounts.
+
+
+class _ImpliedCol(Col):
+    """The column as the ORM reads it: COALESCE(column, implied). Filters, F() arithmetic,
+    Sum() and values() see the value the record means, never the NULL stored for it."""
+
+    def as_sql(self, compiler, connection):
+        sql, params = super().as_sql(compiler, connection)
+        implied = self.target.implied
+        if isinstance(implied, str):  # another column of the same row
+            implied = ".".join(map(compiler.quote_name_unless_alias, (self.alias, implied) if self.alias
+                                   else (implied,)))
+        return f"COALESCE({sql}, {implied})", params
+
+
+class ImpliedIntegerField(models.BigIntegerField):
+    """A bigint stored as NULL when it equals `implied`: a number (0, or 1 for requests) or
+    the name of another column of the row (cost_no_batch_nano is mostly cost_nano). Python
+    and the ORM only ever see the value; raw SQL reads `read_sql()`."""
+
+    def __init__(self, *args, implied: int | str = 0, **kwargs):
+        self.implied = implied
+        kwargs["null"] = True
+        if not isinstance(implied, str):
+            kwargs.setdefault("default", implied)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        del kwargs["null"]
+        if self.implied:
+            kwargs["implied"] = self.implied
+        if kwargs.get("default", ...) == self.implied:
+            del kwargs["default"]
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance, add):
+        value = super().pre_save(model_instance, add)
+        if isinstance(self.implied, str) and value == getattr(model_instance, self.implied):
+            return None
+        return value
+
+    def get_db_prep_save(self, value, connection):
+        value = super().get_db_prep_save(value, connection)
+        return None if value == self.implied else value
+
+    def from_db_value(self, value, expression, connection):
+        return self.implied if value is None and not isinstance(self.implied, str) else value
+
+    def read_sql(self) -> str:
+        """SQL for this column's value in a raw query over the table (unqualified names)."""
+        return f"COALESCE({self.column}, {self.implied})"
+
+    def get_col(self, alias, output_field=None):
+        if alias == self.model._meta.db_table and (output_field is None or output_field == self):
+            return self.cached_col
+        return _ImpliedCol(alias, self, output_field)
+
+    @cached_property
+    def cached_col(self):
+        return _ImpliedCol(self.model._meta.db_table, self)
+
 
 LEDGER_METERED = "metered"
 LEDGER_BILLED = "billed"
@@ -70,8 +139,12 @@ for _column in ["requests", *TOKEN_COLUMNS, *FEE_COLUMNS]:
     UsageCounts.add_to_class(_column, models.BigIntegerField(default=0))
 
 
-class UsageRecord(UsageCounts):
+class UsageRecord(models.Model):
     """One priced unit of usage: a request (metered) or a console row (billed).
+
+    Its counts (UsageCounts' names) and fees_nano store 0 as NULL, `requests` stores 1 and
+    the costs without discounts store cost_nano as NULL (ImpliedIntegerField:
+    the ORM reads the value, raw SQL its read_sql()); the rollups keep NOT NULL columns.
 
     On PostgreSQL the table is range-partitioned by month on `day` (usage.partitions;
     primary key (id, day) in the database, `id` from one sequence). A unique key must then
@@ -107,14 +180,15 @@ class UsageRecord(UsageCounts):
     # inference_geo ("us"), OpenAI regional processing ("eu", "us", …). "" / "global" =
     # global routing. Bedrock names regional endpoints in the model id (us.anthropic.…).
     region = models.CharField(max_length=40, blank=True, default="")
-    requests = models.BigIntegerField(default=1)  # a record is one request unless it says more
-    # the token and tool-call counts: UsageCounts
+    requests = ImpliedIntegerField(implied=1)  # a record is one request unless it says more
+    # the token and tool-call counts: UsageCounts' names, added below
     # Money in integer nano-USD. cost_nano is NULL while no price is known ("unpriced").
     cost_nano = models.BigIntegerField(null=True, blank=True)
-    cost_no_cache_nano = models.BigIntegerField(null=True, blank=True)
-    cost_no_batch_nano = models.BigIntegerField(null=True, blank=True)
+    # NULL in the database when equal to cost_nano (the ORM reads COALESCE(x, cost_nano))
+    cost_no_cache_nano = ImpliedIntegerField(implied="cost_nano", blank=True)
+    cost_no_batch_nano = ImpliedIntegerField(implied="cost_nano", blank=True)
     reported_cost_nano = models.BigIntegerField(null=True, blank=True)
-    fees_nano = models.BigIntegerField(default=0, help_text="The tool fees part of cost_nano")
+    fees_nano = ImpliedIntegerField(help_text="The tool fees part of cost_nano")
     metadata = models.JSONField(default=dict, blank=True)
     import_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False,
                                    db_index=False)  # indexed where set (Meta)
@@ -152,6 +226,10 @@ class UsageRecord(UsageCounts):
     def tool_requests(self) -> int:
         """Tool calls billed per request (web search, web fetch, file search, grounding)."""
         return self.web_search_requests + self.web_fetch_requests + self.file_search_requests + self.grounding_requests
+
+
+for _column in [*TOKEN_COLUMNS, *FEE_COLUMNS]:
+    UsageRecord.add_to_class(_column, ImpliedIntegerField())
 
 
 class DirectoryEntry(models.Model):

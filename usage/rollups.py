@@ -30,13 +30,15 @@ RETRY_MAX = timedelta(hours=1)
 
 def _detail_sql() -> str:
     daily, raw = DailyUsage._meta.db_table, UsageRecord._meta.db_table
-    sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in SUMS)
+    # a record's counts may be NULL for their implied value (usage.models.ImpliedIntegerField): read_sql()
+    read = {c: getattr(UsageRecord._meta.get_field(c), "read_sql", lambda c=c: c)() for c in SUMS}
+    sums = ", ".join(f"COALESCE(SUM({read[c]}), 0)" for c in SUMS)
     return f"""
         INSERT INTO {daily} (project_id, day, ledger, provider, model, feature, end_user,
             api_key, workspace, batch, {", ".join(SUMS)}, unpriced_requests, unpriced_records)
         SELECT project_id, day, ledger, provider, COALESCE(NULLIF(priced_model, ''), model),
             feature, end_user, api_key, workspace, batch, {sums},
-            COALESCE(SUM(CASE WHEN cost_nano IS NULL THEN requests ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN cost_nano IS NULL THEN {read["requests"]} ELSE 0 END), 0),
             COALESCE(SUM(CASE WHEN cost_nano IS NULL THEN 1 ELSE 0 END), 0)
         FROM {raw}
         WHERE project_id = %s AND day = %s AND ledger = %s

@@ -6,12 +6,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from usage.models import UsageRecord
+from usage.partitions import ensure_partitions
 from usage.reports.sessions import SOURCE
 
 
 def _turns(project, count: int) -> None:
     """One turn per session, 6 hours apart: as many sessions as 5-hour blocks."""
     start = datetime(2026, 11, 1, tzinfo=UTC)
+    ensure_partitions((start + timedelta(hours=6 * i)).date() for i in range(count))
     UsageRecord.objects.bulk_create([
         UsageRecord(project=project, source=SOURCE, external_id=f"turn-{i}", timestamp=ts, day=ts.date(),
                     model="claude-sonnet-4-6", feature="app", input_tokens=10, output_tokens=5,
