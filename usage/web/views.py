@@ -476,7 +476,8 @@ def _parse_cursor(value: str | None) -> tuple[date, datetime, int] | None:
 
 def _beyond(cursor: tuple[date, datetime, int], op: str) -> RawSQL:
     """(day, timestamp, id) beyond the cursor, as one row comparison: the (project, ledger,
-    day, timestamp) index starts its scan there instead of skipping the rows before it."""
+    day) index starts its scan at the cursor's day, whose rows alone are sorted (PostgreSQL's
+    incremental sort reads the range one day at a time and stops when the page is full)."""
     day, moment, pk = cursor
     q = connection.ops.quote_name
     table = q(UsageRecord._meta.db_table)
