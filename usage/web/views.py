@@ -9,8 +9,9 @@ from django.contrib import messages
 from django.db import connection
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods
@@ -79,12 +80,16 @@ def _choice(value: str | None, options, default: str) -> str:
     return value if value in options else default
 
 
-def _render(request, template: str, context: dict, partials: tuple[str, ...] = ()):
+def _template(request, template: str, partials: tuple[str, ...] = ()) -> str:
     """The full page, or for an HTMX request the partial its target names ("page" else)."""
     if request.htmx and not request.htmx.history_restore_request:
         target = (request.htmx.target or "").replace("-", "_")
         template = f"{template}#{target if target in partials else 'page'}"
-    return render(request, template, context)
+    return template
+
+
+def _render(request, template: str, context: dict, partials: tuple[str, ...] = ()):
+    return render(request, _template(request, template, partials), context)
 
 
 def _page(request, project: Project, data: dict) -> dict:
@@ -177,12 +182,18 @@ def datalist_options(values: list[str], names_of: dict[str, str]) -> SafeString:
 
 
 def _cached_page(request, slug: str, page: str, compute, partials: tuple[str, ...] = ()):
-    """A page whose data compute(request, project, today) makes from the rollups, kept in
-    the page cache (usage.web.pagecache) after the access check; template usage/<page>.html."""
+    """A page whose data compute(request, project, today) makes from the rollups, rendered
+    from template usage/<page>.html and kept in the page cache (usage.web.pagecache) after
+    the access check."""
     project = project_for_user(request, slug)
     today = clock.utc_today()
-    data = pagecache.page_data(request, project, page, today, lambda: compute(request, project, today))
-    return _render(request, f"usage/{page}.html", _page(request, project, data), partials=partials)
+    template = _template(request, f"usage/{page}.html", partials)
+
+    def render_page(extra: dict) -> str:
+        context = {**_page(request, project, compute(request, project, today)), **extra}
+        return render_to_string(template, context, request)
+
+    return HttpResponse(pagecache.page_html(request, project, page, today, template, render_page))
 
 
 def overview(request, slug: str):

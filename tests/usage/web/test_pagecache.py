@@ -3,6 +3,7 @@ uncached render shows, before and after new records are ingested and rolled up, 
 budget or a price edit; one project's entry is never another's."""
 
 import re
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -162,3 +163,112 @@ def test_a_recreated_project_under_a_reused_id_is_another_project(logged_in, use
     again = Project.objects.create(pk=pk, slug="acme", name="Acme")
     again.members.add(user)
     assert "claude-haiku-4-5" not in html(logged_in.get("/p/acme/breakdown/"))
+
+
+# --- the rendered HTML cache: what differs per request --------------------------------------
+
+def test_a_cached_page_carries_each_sessions_own_csrf_token_and_user_name(
+        django_user_model, project, settings, django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    settings.PAGE_CACHE_SECONDS = 3600
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(project)
+    carol = django_user_model.objects.create_user("carol", password="pw-carol-123")
+    dave = django_user_model.objects.create_user("dave", password="pw-dave-1234")
+    project.members.add(carol, dave)
+    pages = {}
+    for user in (carol, dave):
+        browser = Client(enforce_csrf_checks=True)
+        browser.force_login(user)
+        with CaptureQueriesContext(connection) as queries_made:
+            page = browser.get("/p/acme/breakdown/").content.decode()
+        pages[user.username] = (browser, page, len(queries_made))
+    carol_browser, carol_page, misses = pages["carol"]
+    dave_browser, dave_page, hits = pages["dave"]
+    assert hits < misses  # dave's page came from the entry carol's request made
+    assert "<span>carol</span>" in carol_page and "<span>dave</span>" in dave_page
+    assert "carol" not in dave_page and "<cw-" not in dave_page
+    assert html(carol_browser.get("/p/acme/breakdown/")) == html(dave_browser.get("/p/acme/breakdown/")).replace(
+        "<span>dave</span>", "<span>carol</span>")
+    # each page's token is its own session's: a POST with it passes the CSRF check, the other's not
+    header = re.search(r'"X-CSRFToken": "([^"]+)"', dave_page).group(1)
+    field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', dave_page).group(1)
+    carol_token = re.search(r'"X-CSRFToken": "([^"]+)"', carol_page).group(1)
+    assert dave_browser.post("/logout/", HTTP_X_CSRFTOKEN=carol_token).status_code == 403
+    assert dave_browser.post("/logout/", {"csrfmiddlewaretoken": field}).status_code == 302
+    dave_browser.force_login(dave)
+    page = dave_browser.get("/p/acme/breakdown/").content.decode()
+    assert dave_browser.post("/logout/", HTTP_X_CSRFTOKEN=re.search(
+        r'"X-CSRFToken": "([^"]+)"', page).group(1)).status_code == 302
+    assert header and field
+
+
+def test_the_csp_nonce_differs_per_cached_response_and_matches_its_script_tags(user, project, settings):
+    """The dashboard templates load scripts from 'self' (no nonce today); a template that
+    writes the nonce gets each response's own, the one its CSP header names."""
+    from csp.middleware import CSPMiddleware
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from usage.web import pagecache
+
+    settings.PAGE_CACHE_SECONDS = 3600
+    builds = []
+
+    def render(extra: dict) -> str:
+        builds.append(extra)
+        return f'<script nonce="{extra.get("CSP_NONCE", "")}" src="/static/js/x.js"></script>'
+
+    middleware = CSPMiddleware(lambda request: HttpResponse())
+    seen = []
+    for _ in range(2):
+        request = RequestFactory().get("/p/acme/tokens/")
+        request.user = user
+        request.session = {}
+        middleware.process_request(request)
+        page = pagecache.page_html(request, project, "tokens", date(2026, 11, 30), "t.html", render)
+        response = HttpResponse(page)
+        middleware.process_response(request, response)
+        header = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"]).group(1)
+        assert re.findall(r'nonce="([^"]*)"', page) == [header]
+        seen.append(header)
+    assert len(builds) == 1  # the second came from the cache
+    assert seen[0] != seen[1]
+
+
+def test_a_page_with_flash_messages_is_rendered_for_that_request(logged_in, project, settings):
+    from django.contrib.messages import constants
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    settings.PAGE_CACHE_SECONDS = 3600
+    before = html(logged_in.get("/p/acme/"))
+    request = RequestFactory().get("/")
+    storage = CookieStorage(request)
+    storage.add(constants.SUCCESS, "Budget saved.")
+    response = HttpResponse()  # the cookie a redirect after a form would carry
+    storage.update(response)
+    logged_in.cookies.update(response.cookies)
+    page = html(logged_in.get("/p/acme/"))
+    assert "Budget saved." in page
+    assert "Budget saved." not in html(logged_in.get("/p/acme/"))  # shown once, never cached
+    assert html(logged_in.get("/p/acme/")) == before
+
+
+def test_one_build_per_cold_key_the_others_wait_for_it(settings):
+    import threading
+
+    from usage.web import pagecache
+
+    settings.PAGE_CACHE_SECONDS = 3600
+    cache.add("page:k:lock", 1, 30)  # another process is building "page:k"
+    threading.Timer(0.2, lambda: cache.set("page:k", "built there", 60)).start()
+
+    def build_here():
+        raise AssertionError("built twice")
+
+    assert pagecache._single_flight("page:k", build_here, 60) == "built there"
+    assert pagecache._single_flight("page:new", lambda: "built here", 60) == "built here"
+    assert cache.get("page:new:lock") is None  # released after the build
