@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from itertools import islice
 from operator import attrgetter
@@ -546,28 +546,39 @@ def _cover_cost_rows(state: _MergeState, token_rows: list[Row], counts: Counts) 
 def mark_dirty(*, project_id: int, days: Iterable[tuple[date, str]]) -> None:
     """Record stale (day, ledger) rollups in the DB and, after commit, queue a rollup of the
     marks no rollup is queued for yet (DirtyDay: a day dirtied again meanwhile only moves
-    `marked_at`, so many ingests of a day cost one recompute per interval)."""
-    now = timezone.now()
-    due = now + timedelta(seconds=settings.ROLLUP_COALESCE_SECONDS)
+    `marked_at`, so many ingests of a day cost one recompute per interval).
+
+    One upsert per 500 marks (PostgreSQL and SQLite alike; the ORM's bulk_create, a read of
+    the unclaimed marks and their update took 4.5 ms of an ingest batch's 22 days): a new
+    mark is created claimed (`queued_at` = now), an unclaimed one is claimed, a claimed one
+    only moves `marked_at`; RETURNING tells which this transaction claimed."""
     # Sorted, so concurrent ingests lock the marks in the same order (no deadlock).
-    marks = [
-        DirtyDay(project_id=project_id, day=d, ledger=ledger, marked_at=now, dirty_since=now, due_at=due)
-        for d, ledger in sorted(days)
-    ]
+    marks = sorted(days)
     if not marks:
         return
-    DirtyDay.objects.bulk_create(
-        marks,
-        update_conflicts=True,
-        unique_fields=["project", "day", "ledger"],
-        update_fields=["marked_at"],
-    )
-    # The marks this transaction holds (marked_at = now) with no rollup queued: claim them.
-    unclaimed = DirtyDay.objects.filter(project_id=project_id, marked_at=now, queued_at__isnull=True)
-    claimed = list(unclaimed.values_list("pk", "day", "ledger", "due_at"))
-    if not claimed:
-        return
-    DirtyDay.objects.filter(pk__in=[pk for pk, *_ in claimed]).update(queued_at=now)
-    for _, day, ledger, due_at in claimed:
+    now = timezone.now()
+    ops = connection.ops
+    at = ops.adapt_datetimefield_value(now)
+    due = ops.adapt_datetimefield_value(now + timedelta(seconds=settings.ROLLUP_COALESCE_SECONDS))
+    table = DirtyDay._meta.db_table
+    claimed = []
+    with connection.cursor() as cursor:
+        for i in range(0, len(marks), 500):
+            chunk = marks[i:i + 500]
+            cursor.execute(
+                f"INSERT INTO {table} (project_id, day, ledger, marked_at, dirty_since, due_at, queued_at, "
+                f"attempts, error) VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s, 0, %s)'] * len(chunk))} "
+                "ON CONFLICT (project_id, day, ledger) DO UPDATE SET marked_at = EXCLUDED.marked_at, "
+                f"queued_at = COALESCE({table}.queued_at, EXCLUDED.queued_at) RETURNING day, ledger, due_at, queued_at",
+                [v for day, ledger in chunk for v in (project_id, ops.adapt_datefield_value(day), ledger, at, at, due,
+                                                       at, "")])
+            claimed += [(day, ledger, _aware(due_at)) for day, ledger, due_at, queued_at in cursor.fetchall()
+                        if _aware(queued_at) == now]
+    for day, ledger, due_at in claimed:
         transaction.on_commit(lambda d=day, led=ledger, at=due_at: hooks.day_marked_dirty.send(
             sender=DirtyDay, project_id=project_id, day=d, ledger=led, due_at=at, claim=now))
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """A datetime read by raw SQL, aware (SQLite returns UTC without the zone)."""
+    return timezone.make_aware(value, UTC) if value is not None and timezone.is_naive(value) else value
