@@ -120,13 +120,16 @@ def main() -> None:
     from usage.models import DailyModelUsage, UsageRecord
 
     ensure_catalog()
-    rollup_seconds = [0.0]
+    rollup_seconds, rollup_cpu, rollup_backend = [0.0], [0.0], [0.0]
     original = rollups.rollup_marked
 
     def timed_rollup(**kwargs):
-        t = time.perf_counter()
+        t, cpu, backend = time.perf_counter(), time.process_time(), backend_cpu_seconds(connection)
         result = original(**kwargs)
         rollup_seconds[0] += time.perf_counter() - t
+        rollup_cpu[0] += time.process_time() - cpu
+        if backend is not None:
+            rollup_backend[0] += backend_cpu_seconds(connection) - backend
         return result
 
     rollups.rollup_marked = timed_rollup
@@ -173,8 +176,10 @@ def main() -> None:
           f"then rollups of {summary.first_day}..{summary.last_day}: {rollup_seconds[0]:.1f} s; total {seconds:.1f} s")
     print(f"csv.reader over the same file: {parse_rate:,.0f} rows/s; import / csv.reader = "
           f"{args.rows / import_only / parse_rate:.3f}")
-    print(f"CPU: {cpu:.1f} s in this process" + (f", {backend:.1f} s in the PostgreSQL backend" if backend else "")
-          + " (import and rollups)")
+    print(f"CPU of the import: {cpu - rollup_cpu[0]:.1f} s in this process ({(cpu - rollup_cpu[0]) / args.rows * 1e6:.1f} "
+          "µs a row)" + (f", {backend - rollup_backend[0]:.1f} s in the PostgreSQL backend "
+                         f"({(backend - rollup_backend[0]) / args.rows * 1e6:.1f} µs a row)" if backend else "")
+          + f"; of the rollups: {rollup_cpu[0]:.1f} s" + (f" + {rollup_backend[0]:.1f} s" if backend else ""))
     print(f"peak RSS: {peak_mb():.0f} MB (before the import: {baseline:.0f} MB)")
     Project.objects.filter(pk=project.pk).delete()
 

@@ -33,7 +33,7 @@ from costwatch.tenant.models import Project
 from usage.importers.base import model_key
 from usage.ingest import Counts, mark_dirty, record_usage, set_billed
 from usage.models import LEDGER_BILLED, DirectoryEntry, ImportJob, UsageRecord
-from usage.records import Record
+from usage.records import Batch, Record
 
 TOKENS, COSTS = "tokens", "costs"
 
@@ -150,43 +150,64 @@ def _names_to_ids(project: Project, provider: str) -> None:
 
 
 class _Scopes:
-    """Wraps an import's records: maps names to ids, tags the format, and collects the
-    (provider, day) -> workspaces it states."""
+    """Wraps an import's records, or batches of them: maps names to ids, tags the format,
+    and collects the (provider, day) -> workspaces it states."""
 
-    def __init__(self, project: Project, format: str, records: Iterable[Record]):
-        self.project, self.format, self.records = project, format, records
+    def __init__(self, project: Project, format: str):
+        self.project, self.format = project, format
         self.directory = _Directory.load(project)
         self.stated: dict[tuple[str, date], set[str]] = {}
         self.names: dict[str, list[tuple[str, str, str]]] = {}
 
-    def __iter__(self) -> Iterator[Record]:
+    def records(self, records: Iterable[Record]) -> Iterator[Record]:
         directory = self.directory if self.directory.ids else None  # an empty one maps nothing
-        stated = self.stated
-        for record in self.records:
-            provider, meta = record.provider, record.metadata
-            if "api_key_id" in meta or "project_id" in meta:
-                for pair in _names_in(record):
-                    self.names.setdefault(provider, []).append(pair)
-                if meta.get("api_key_id"):
-                    record.api_key = meta["api_key_id"]
-            if directory is not None:
-                record.api_key = directory.resolve(provider, DirectoryEntry.API_KEY, record.api_key)
-                record.workspace = directory.resolve(provider, DirectoryEntry.WORKSPACE, record.workspace)
-            meta["format"] = self.format
-            scope = (provider, record.timestamp.date())
-            workspaces = stated.get(scope)
-            if workspaces is None:
-                workspaces = stated[scope] = set()
-            workspaces.add(record.workspace)
+        for record in records:
+            self._take(record, directory)
+            self._state(record.provider, record.timestamp.date(), record.workspace)
             yield record
 
+    def batches(self, batches: Iterable[Batch]) -> Iterator[Batch]:
+        """The same per batch: each shared record is taken once, for all its rows."""
+        directory = self.directory if self.directory.ids else None
+        taken: dict[int, Record] = {}
+        for batch in batches:
+            for shared in batch.shared():
+                if id(shared) not in taken:
+                    taken[id(shared)] = shared
+                    self._take(shared, directory)
+            for shared_id, day in {(id(row[0]), row[3]) for row in batch.rows}:
+                shared = taken[shared_id]
+                self._state(shared.provider, day, shared.workspace)
+            yield batch
 
-def store(*, project: Project, format: str, source: str, kind: str, records: Iterable[Record],
-          import_job: ImportJob, on_progress: Callable[[int], None] | None = None) -> Counts:
-    """Store one billed format's records under the rule above (in one transaction)."""
+    def _take(self, record: Record, directory: _Directory | None) -> None:
+        provider, meta = record.provider, record.metadata
+        if "api_key_id" in meta or "project_id" in meta:
+            for pair in _names_in(record):
+                self.names.setdefault(provider, []).append(pair)
+            if meta.get("api_key_id"):
+                record.api_key = meta["api_key_id"]
+        if directory is not None:
+            record.api_key = directory.resolve(provider, DirectoryEntry.API_KEY, record.api_key)
+            record.workspace = directory.resolve(provider, DirectoryEntry.WORKSPACE, record.workspace)
+        meta["format"] = self.format
+
+    def _state(self, provider: str, day: date, workspace: str) -> None:
+        workspaces = self.stated.get((provider, day))
+        if workspaces is None:
+            workspaces = self.stated[(provider, day)] = set()
+        workspaces.add(workspace)
+
+
+def store(*, project: Project, format: str, source: str, kind: str, records: Iterable[Record] = (),
+          batches: Iterable[Batch] | None = None, import_job: ImportJob,
+          on_progress: Callable[[int], None] | None = None) -> Counts:
+    """Store one billed format's records, or its batches (usage.records.Batch), under the
+    rule above (in one transaction)."""
     with transaction.atomic():
-        scopes = _Scopes(project, format, records)
-        counts = record_usage(project=project, source=source, records=scopes, merge=True,
+        scopes = _Scopes(project, format)
+        counts = record_usage(project=project, source=source, records=scopes.records(records), merge=True,
+                              batches=None if batches is None else scopes.batches(batches),
                               import_job=import_job, on_progress=on_progress)
         marked = set(counts.days)  # record_usage marked these dirty
         for provider, pairs in scopes.names.items():

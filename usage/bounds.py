@@ -27,7 +27,7 @@ from operator import attrgetter, gt, le
 from django.conf import settings
 from django.utils import timezone
 
-from billing.pricing.classes import FEE_COLUMNS, TOKEN_COLUMNS
+from billing.pricing.classes import BATCH_COUNTS, FEE_COLUMNS, TOKEN_COLUMNS
 from usage.models import UsageRecord
 from usage.retention import horizon_problem
 
@@ -105,6 +105,12 @@ def cost_problem(cost_nano: int | None) -> str | None:
 
 
 def metadata_problem(metadata) -> str | None:
+    if _small_text_object(metadata):
+        return None
+    return _serialised_metadata_problem(metadata)
+
+
+def _serialised_metadata_problem(metadata) -> str | None:
     if not isinstance(metadata, dict):
         return "expected a JSON object"
     try:
@@ -118,34 +124,89 @@ def metadata_problem(metadata) -> str | None:
     return None
 
 
+# json.dumps writes a character as at most 12 bytes (an astral one as two \uXXXX escapes)
+# and a key-value pair with 8 more (quotes, ': ', ', ')
+_JSON_BYTES_PER_CHAR, _JSON_BYTES_PER_PAIR = 12, 8
+
+
+def _small_text_object(metadata) -> bool:
+    """Whether metadata is an object of text keys and values that metadata_problem accepts,
+    known without serialising it (an importer's {"workspace": …, "format": …}): no NUL,
+    no backslash (so its JSON can't hold "\\u0000" either), and short enough that even
+    fully escaped its JSON stays within MAX_METADATA_BYTES. False: serialise it to know."""
+    if type(metadata) is not dict or len(metadata) > 16:
+        return False
+    parts = [*metadata, *metadata.values()]
+    if not all(type(part) is str for part in parts):
+        return False
+    text = "".join(parts)
+    return ("\x00" not in text and "\\" not in text
+            and _JSON_BYTES_PER_CHAR * len(text) + _JSON_BYTES_PER_PAIR * len(metadata) + 2 <= MAX_METADATA_BYTES)
+
+
 _counts = attrgetter(*COUNT_FIELDS)
 _texts = attrgetter(*TEXT_FIELDS)
+# what a record of a usage.records.Batch shares with the batch's other rows
+SHARED_TEXT_FIELDS = [f for f in TEXT_FIELDS if f != "external_id"]
+_shared_texts = attrgetter(*SHARED_TEXT_FIELDS)
+_REASONING, _OUTPUT = BATCH_COUNTS.index("reasoning_tokens"), BATCH_COUNTS.index("output_tokens")
 
 
 @cache
-def _text_limits() -> tuple[int, ...]:
-    return tuple(max_length(f) for f in TEXT_FIELDS)
+def _text_limits(fields: tuple[str, ...] = tuple(TEXT_FIELDS)) -> tuple[int, ...]:
+    return tuple(max_length(f) for f in fields)
 
 
 def _within(record, now: datetime | None) -> bool:
     """Whether every bound holds, in a few C-level passes (an ingest batch checks 1,000
     records twice): False sends the record through `problems`' field-by-field messages."""
-    counts, texts = _counts(record), _texts(record)
-    if set(map(type, counts)) != {int} or min(counts) < 0 or max(counts) > MAX_COUNT:
+    if not _counts_within(_counts(record)) or not _texts_within(_texts(record), _text_limits()):
         return False
-    if set(map(type, texts)) != {str} or not all(map(le, map(len, texts), _text_limits())) \
-            or "\x00" in "".join(texts):
+    if record.reasoning_tokens > record.output_tokens or not _extras_within(record):
         return False
-    if record.reasoning_tokens > record.output_tokens:
+    return _time_within(record.timestamp, (now or timezone.now()) + FUTURE)
+
+
+def batch_within(batch, now: datetime | None = None) -> bool:
+    """Whether every record of a usage.records.Batch is within bounds (problems() of each
+    is empty), checked once per shared record and per distinct time, and over all the
+    rows' ids and counts at once. False: check its records one by one for the message."""
+    latest = (now or timezone.now()) + FUTURE
+    rows = batch.rows
+    if not all(_counts_within((shared.requests,)) and _texts_within(_shared_texts(shared),
+                                                                   _text_limits(tuple(SHARED_TEXT_FIELDS)))
+               and _extras_within(shared) for shared in batch.shared()):
         return False
+    ids = [row[1] for row in rows]
+    if ids and not _texts_within(ids, [max_length("external_id")] * len(ids)):
+        return False
+    counts = [row[4] for row in rows]
+    if counts and not (_counts_within(list(chain.from_iterable(counts)))
+                       and all(c[_REASONING] <= c[_OUTPUT] for c in counts)):
+        return False
+    return all(_time_within(ts, latest) for ts in {row[2] for row in rows})
+
+
+def _counts_within(counts) -> bool:
+    return set(map(type, counts)) == {int} and min(counts) >= 0 and max(counts) <= MAX_COUNT
+
+
+def _texts_within(texts, limits) -> bool:
+    return (set(map(type, texts)) == {str} and all(map(le, map(len, texts), limits))
+            and "\x00" not in "".join(texts))
+
+
+def _extras_within(record) -> bool:
+    """The reported cost and the metadata."""
     if record.reported_cost_nano is not None and cost_problem(record.reported_cost_nano) is not None:
         return False
     metadata = record.metadata
-    if (metadata or type(metadata) is not dict) and metadata_problem(metadata) is not None:
-        return False
-    ts = record.timestamp
+    return not ((metadata or type(metadata) is not dict) and metadata_problem(metadata) is not None)
+
+
+def _time_within(ts, latest: datetime) -> bool:
     try:
-        if not EARLIEST <= ts <= (now or timezone.now()) + FUTURE:
+        if not EARLIEST <= ts <= latest:
             return False
     except (TypeError, OverflowError, ValueError):  # naive, or out of range: the messages say
         return False

@@ -223,17 +223,19 @@ def _store(*, project, paths, format, formats, names, job, watched, files, summa
         with _frozen_heap(), transaction.atomic():
             for name, group in groups.items():
                 fmt = REGISTRY[name]
-                records = located(fmt.parse(group, stats), stats)
                 if fmt.ledger == LEDGER_BILLED:
+                    # batches where the format has them: no object per row (usage.bulk)
+                    stream = ({"batches": fmt.parse_batches(group, stats)} if fmt.parse_batches
+                              else {"records": located(fmt.parse(group, stats), stats)})
                     counts = billed.store(
                         project=project, format=name, source=fmt.source, kind=fmt.kind,
-                        records=records, import_job=job, on_progress=progress,
+                        import_job=job, on_progress=progress, **stream,
                     )
                     if note := billed.describe(counts):
                         summary.notes.append(note)
                 else:
                     counts = record_usage(
-                        project=project, source=fmt.source, records=records,
+                        project=project, source=fmt.source, records=located(fmt.parse(group, stats), stats),
                         merge=True, import_job=job, on_progress=progress,
                     )
                 summary.add(counts)

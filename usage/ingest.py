@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -11,7 +10,6 @@ from functools import cache
 from itertools import islice
 from operator import attrgetter
 
-import orjson
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -21,11 +19,11 @@ from billing.pricing.classes import FEE_COLUMNS, RATE_CLASSES, TOKEN_COLUMNS
 from billing.pricing.rates import PriceBook, Unpriced, price_counts
 from costwatch import hooks
 from costwatch.tenant.models import Project
-from usage import bounds
+from usage import bounds, bulk
 from usage.idempotency import lock_ids, lock_source
 from usage.models import DirtyDay, ImpliedIntegerField, ImportJob, UsageRecord
 from usage.partitions import ensure_partitions
-from usage.records import Record
+from usage.records import Batch, Record
 
 CHUNK = 2000
 
@@ -200,17 +198,22 @@ def record_usage(
     import_job: ImportJob | None = None,
     on_progress: Callable[[int], None] | None = None,
     merge: bool = False,
+    batches: Iterable[Batch] | None = None,
 ) -> Counts:
     """Price and store records atomically. An external_id already stored for this
     (project, source) is a duplicate (API idempotency). `merge=True` (imports): a later
     restatement replaces the earlier row, and cost rows merge onto token rows, see
-    _merge_chunk. Rollups of the touched days run after commit."""
+    _merge_chunk; `batches` (merge mode, before `records`): usage.records.Batch, see
+    _merge_batches. Rollups of the touched days run after commit."""
     counts = Counts()
     book = PriceBook.current()
     if merge:
         with transaction.atomic():
             lock_source(project_id=project.pk, source=source)  # usage.idempotency
             state = _MergeState(project=project, source=source)
+            if batches is not None:
+                _merge_batches(batches, state=state, counts=counts, book=book, import_job=import_job,
+                               on_progress=on_progress)
             for chunk in _chunks(records, CHUNK):
                 _merge_chunk(chunk, state=state, counts=counts, book=book, import_job=import_job)
                 if on_progress:
@@ -280,6 +283,13 @@ class _MergeState:
     def cost_rows(self):
         return UsageRecord.objects.filter(project=self.project, source=self.source, metadata__cost_only=True)
 
+    def load(self) -> None:
+        """has_cost_rows and fresh, asked once (before the first chunk)."""
+        if self.has_cost_rows is None:
+            self.has_cost_rows = self.cost_rows().exists()
+        if self.fresh is None:
+            self.fresh = not UsageRecord.objects.filter(project=self.project, source=self.source).exists()
+
 
 def _cover(row: UsageRecord) -> None:
     """A cost-only row whose spend is already counted by token rows: kept for
@@ -310,10 +320,7 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
         rows[record.external_id] = build_row(
             project=project, source=source, record=record, book=book, import_job=import_job, checked=checked
         )
-    if state.has_cost_rows is None:
-        state.has_cost_rows = state.cost_rows().exists()
-    if state.fresh is None:
-        state.fresh = not UsageRecord.objects.filter(project=project, source=source).exists()
+    state.load()
 
     for ext, row in rows.items():
         if row.metadata.get("cost_only") and _token_rows_under(state, ext, rows):
@@ -374,6 +381,45 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
     _insert(inserts)
     _count_inserts(inserts, state, counts)
     counts.accepted -= len(delete_pks)
+
+
+def _merge_batches(batches: Iterable[Batch], *, state: _MergeState, counts: Counts, book: PriceBook,
+                   import_job: ImportJob | None, on_progress: Callable[[int], None] | None) -> None:
+    """Merge mode for batches: while the (project, source) is fresh and has no cost rows,
+    a batch is stored as tuples by usage.bulk, stored while the next one is built; a batch
+    that bulk does not take, or one that held a key already stored (a key repeated across
+    batches: its COPY is rolled back), goes through _merge_chunk, in the batches' order."""
+    builder = bulk.Builder(project_id=state.project.pk, source=state.source, book=book,
+                           import_job_id=import_job.pk if import_job else None)
+    general = {"state": state, "counts": counts, "book": book, "import_job": import_job}
+    with bulk.Writer() as writer:
+        for batch in batches:
+            state.load()  # before the first batch: nothing in flight
+            prepared = builder.prepare(batch, timezone.now()) if state.fresh and not state.has_cost_rows else None
+            _stored(writer.wait(), **general)  # the batch in flight: the connection is free again after
+            if prepared is None:
+                _merge_chunk(list(batch.records()), **general)
+            else:
+                ensure_partitions({day for day, _ in prepared.days})
+                writer.submit(prepared)
+            if on_progress:
+                on_progress(len(batch.rows))
+        _stored(writer.wait(), **general)
+
+
+def _stored(result: tuple[bulk.Prepared, bool] | None, *, state: _MergeState, counts: Counts, book: PriceBook,
+            import_job: ImportJob | None) -> None:
+    """Count a batch that usage.bulk stored, or take it through _merge_chunk if it was not."""
+    if result is None:
+        return
+    prepared, stored = result
+    if not stored:
+        _merge_chunk(list(prepared.batch.records()), state=state, counts=counts, book=book, import_job=import_job)
+        return
+    counts.days.update(prepared.days)
+    counts.unpriced += prepared.unpriced
+    counts.cost_nano += prepared.cost_nano
+    counts.accepted += len(prepared.tuples)
 
 
 def _count_inserts(inserts: list[Row], state: _MergeState, counts: Counts) -> None:
@@ -438,7 +484,7 @@ def _insert(rows: list[Row]) -> None:
         return
     with connection.wrap_database_errors, connection.cursor() as cursor:
         raw = cursor.cursor
-        set_json_dumps(_json_bytes, context=raw)
+        set_json_dumps(bulk.json_bytes, context=raw)
         with raw.copy(plan.sql) as copy:
             copy.set_types(plan.types)
             write = copy.write_row
@@ -462,7 +508,7 @@ def _insert_plan(vendor: str) -> _InsertPlan:
     values = _stored_values(fields)
     if vendor == "postgresql":
         # "varchar(40)" -> "varchar", "timestamp with time zone", "bigint", "jsonb": psycopg's names
-        types = [re.sub(r"\(.*\)", "", f.db_type(connection)).strip() for f in fields]
+        types = [bulk.copy_type(f) for f in fields]
         return _InsertPlan(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)", values, [], types)
     adapt = [(i, to_db) for i, f in enumerate(fields) if (to_db := _adapter(f))]
     return _InsertPlan(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})",
@@ -490,17 +536,6 @@ def _stored_values(fields: list) -> Callable:
         return line
 
     return values
-
-
-def _json_bytes(value) -> bytes:
-    """A JSON column's value for the COPY: orjson, or json where orjson refuses (integers
-    past 64 bits, keys that are not text)."""
-    if not value:
-        return b"{}" if value == {} else json.dumps(value).encode()
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value).encode()
 
 
 def _adapter(field) -> Callable | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator
+from copy import copy
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 
+from billing.pricing.classes import BATCH_COUNTS
 from usage.bounds import MAX_COUNT
 from usage.models import LEDGER_METERED
 
@@ -51,6 +54,28 @@ class Record:
     # Where the record came from, for error messages (not stored): the API's event index,
     # an importer's (file, line).
     origin: object = field(default=None, compare=False, repr=False)
+
+
+@dataclass(slots=True)
+class Batch:
+    """Records of one file that share all but their id, time and counts: how a big export
+    reaches the write path without an object per row (usage.bulk stores a batch as tuples).
+    A row is (shared, external_id, timestamp, day, counts, line): the record `shared` (its
+    own id, time and counts unused) with that id, time (aware), UTC day of the time, counts
+    in BATCH_COUNTS order (billing.pricing.classes), and the file's line it came from."""
+
+    file: str
+    rows: list[tuple[Record, str, datetime, date, tuple[int, ...], int]]
+
+    def records(self) -> Iterator[Record]:
+        """Each row as a Record of its own (the general write path; error messages)."""
+        for shared, external_id, timestamp, _day, counts, line in self.rows:
+            yield replace(shared, external_id=external_id, timestamp=timestamp, metadata=copy(shared.metadata),
+                          origin=(self.file, line), **dict(zip(BATCH_COUNTS, counts, strict=True)))
+
+    def shared(self) -> list[Record]:
+        """The distinct shared records of the rows, in order of first use."""
+        return list({id(row[0]): row[0] for row in self.rows}.values())
 
 
 class UsageFormatError(ValueError):

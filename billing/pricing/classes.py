@@ -29,6 +29,10 @@ FEE_CLASSES = ["web_search", "web_fetch", "file_search", "grounding"]
 FEE_COLUMNS = [f"{c}_requests" for c in FEE_CLASSES]
 FEE_RATES = [f"{c}_fee" for c in FEE_CLASSES]
 
+# The counts of a row of usage.records.Batch, in this order: the priced token classes as
+# billing.pricing.rates.price_counts takes them (RATE_CLASSES), reasoning, the tool calls.
+BATCH_COUNTS = [*(f"{c}_tokens" for c in RATE_CLASSES), "reasoning_tokens", *FEE_COLUMNS]
+
 # Exports show tokens in display order with reasoning, then the tool counts.
 EXPORT_TOKEN_COLUMNS = [*PRICED_COLUMNS, "reasoning_tokens", *FEE_COLUMNS]
 

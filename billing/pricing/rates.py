@@ -436,6 +436,73 @@ def price_counts(
     """cost() on plain tuples, for writers pricing many records: `counts` in RATE_CLASSES
     order, `fee_counts` in FEE_CLASSES order (or None). Returns the fields of Cost, in order.
     Raises Unpriced as cost() does."""
+    priority, discount_tier, fast = _offered(rates, service_tier, speed)
+    i, o, cr, w5, w1, w30, w12, a = counts
+    try:
+        exact = (i | o | cr | w5 | w1 | w30 | w12 | a) >= 0
+    except TypeError:
+        exact = False
+    if not exact:
+        return _by_reference(rates, counts, fee_counts, batch, service_tier, speed, long_context, when, regional)
+    prompt = i + cr + w5 + w1 + w30 + w12 + a
+    if long_context is None:
+        long_context = bool(rates.long_context_threshold and prompt > rates.long_context_threshold)
+    peak = False
+    if rates.peak_hours and rates.peak_multiplier and isinstance(when, datetime):
+        memo = _memo(rates)
+        minutes = memo.get("peak")
+        if minutes is None:
+            minutes = memo["peak"] = _peak_minutes(rates)
+        moment = when.astimezone(UTC) if when.tzinfo else when
+        peak = bool(minutes[moment.hour * 60 + moment.minute])
+    situation = _situation(rates, batch=batch, discount_tier=discount_tier, priority=priority, fast=fast,
+                           long_context=long_context, regional=regional, peak=peak)
+    if situation is None or prompt + o > situation.max_tokens:
+        return _by_reference(rates, counts, fee_counts, batch, service_tier, speed, long_context, when, regional)
+    fees = _fees_nano(rates, fee_counts) if fee_counts and any(fee_counts) else 0
+    return _integer_cost(situation, counts, prompt, fees, long_context)
+
+
+def price_counts_many(
+    rates: Rates,
+    rows: list[tuple[tuple, tuple | None]],
+    *,
+    batch: bool = False,
+    service_tier: str = "",
+    speed: str = "",
+    long_context: bool,
+    regional: bool = False,
+) -> list[tuple[int, int, int, bool, int]]:
+    """price_counts of many (counts, fee counts) rows of one situation, found once: rows
+    that aggregate requests (no time of day) and say whether they are long context (a
+    console export's rows of one model and scope). Equal to price_counts of each row, and
+    raises Unpriced where it would (the situation's, for all rows)."""
+    if not rows:
+        return []
+    priority, discount_tier, fast = _offered(rates, service_tier, speed)
+    situation = _situation(rates, batch=batch, discount_tier=discount_tier, priority=priority, fast=fast,
+                           long_context=long_context, regional=regional, peak=False)
+    limit = -1 if situation is None else situation.max_tokens
+    priced = []
+    for counts, fee_counts in rows:
+        i, o, cr, w5, w1, w30, w12, a = counts
+        try:
+            prompt = i + cr + w5 + w1 + w30 + w12 + a
+            exact = (i | o | cr | w5 | w1 | w30 | w12 | a) >= 0 and prompt + o <= limit
+        except TypeError:
+            exact = False
+        if not exact:
+            priced.append(_by_reference(rates, counts, fee_counts, batch, service_tier, speed, long_context, None,
+                                        regional))
+            continue
+        fees = _fees_nano(rates, fee_counts) if fee_counts and any(fee_counts) else 0
+        priced.append(_integer_cost(situation, counts, prompt, fees, long_context))
+    return priced
+
+
+def _offered(rates: Rates, service_tier: str, speed: str) -> tuple[bool, bool, bool]:
+    """(priority, discount tier, fast) of a record; raises Unpriced when the model has no rate
+    for its tier or speed."""
     tier = _TIERS.get(service_tier) or _tier(service_tier)
     if tier is None:
         raise Unpriced(f"{rates.model}: no rate for service tier {service_tier!r}")
@@ -447,35 +514,27 @@ def price_counts(
     fast = speed == "fast"
     if fast and not rates.fast_multiplier:
         raise Unpriced(f"{rates.model}: no fast-mode rate")
-    i, o, cr, w5, w1, w30, w12, a = counts
-    try:
-        exact = (i | o | cr | w5 | w1 | w30 | w12 | a) >= 0
-    except TypeError:
-        exact = False
-    if not exact:
-        return _by_reference(rates, counts, fee_counts, batch, service_tier, speed, long_context, when, regional)
-    prompt = i + cr + w5 + w1 + w30 + w12 + a
-    if long_context is None:
-        long_context = bool(rates.long_context_threshold and prompt > rates.long_context_threshold)
+    return priority, discount_tier, fast
+
+
+def _situation(rates: Rates, *, batch, discount_tier, priority, fast, long_context, regional,
+               peak) -> _Situation | None:
+    """The integer rates of a situation, built once per price row and situation."""
     memo = rates.__dict__.get("_integer_path") or _memo(rates)
-    peak = False
-    if rates.peak_hours and rates.peak_multiplier and isinstance(when, datetime):
-        minutes = memo.get("peak")
-        if minutes is None:
-            minutes = memo["peak"] = _peak_minutes(rates)
-        moment = when.astimezone(UTC) if when.tzinfo else when
-        peak = bool(minutes[moment.hour * 60 + moment.minute])
     key = (bool((batch or discount_tier) and rates.batch_discount), priority, fast, bool(long_context),
            bool(regional and rates.regional_multiplier), peak)
     try:
-        situation = memo[key]
+        return memo[key]
     except KeyError:
         situation = memo[key] = _Situation.build(
             rates, discounted=key[0], priority=priority, fast=fast, long_context=key[3], regional=key[4],
             peak=peak)
-    if situation is None or prompt + o > situation.max_tokens:
-        return _by_reference(rates, counts, fee_counts, batch, service_tier, speed, long_context, when, regional)
-    fees = _fees_nano(rates, fee_counts) if fee_counts and any(fee_counts) else 0
+        return situation
+
+
+def _integer_cost(situation: _Situation, counts: tuple, prompt: int, fees: int,
+                  long_context: bool) -> tuple[int, int, int, bool, int]:
+    i, o, cr, w5, w1, w30, w12, a = counts
     ri, ro, rcr, r5, r1, r30, r12, ra = situation.rates
     full = i * ri + o * ro + cr * rcr + w5 * r5 + w1 * r1 + w30 * r30 + w12 * r12 + a * ra
     uncached = (prompt - a) * ri + a * ra + o * ro

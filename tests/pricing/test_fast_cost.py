@@ -4,6 +4,7 @@ fallback for what the integer path can't vouch for). Here the two must agree exa
 errors included: for every price row of the catalog × every situation, for random token
 vectors and tool counts, and for random price rows with odd decimals and huge magnitudes."""
 
+from dataclasses import astuple
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
@@ -14,7 +15,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing.pricing.models import ModelPrice
-from billing.pricing.rates import Rates, Tokens, Tools, Unpriced, _reference_cost, cost
+from billing.pricing.rates import (
+    Rates,
+    Tokens,
+    Tools,
+    Unpriced,
+    _reference_cost,
+    cost,
+    price_counts,
+    price_counts_many,
+)
 
 TIERS = ["", "default", "auto", "standard", "priority", "fast", "flex", "batch", "Priority", "scale", None]
 TZ = timezone(timedelta(hours=-5, minutes=-30))
@@ -123,6 +133,41 @@ def test_odd_prices_and_magnitudes(rates, tokens, **kw):
     """Rates with up to 9 decimals, multipliers up to 999.999, negative rates and counts:
     where Decimal rounds an intermediate to 28 digits the integer path hands over to it."""
     assert_same(tokens, rates, **kw)
+
+
+def priced_each(rates, rows, **kw):
+    try:
+        return [price_counts(rates, counts, fees, **kw) for counts, fees in rows]
+    except Unpriced as exc:
+        return f"Unpriced: {exc}"
+
+
+def priced_together(rates, rows, **kw):
+    try:
+        return price_counts_many(rates, rows, **kw)
+    except Unpriced as exc:
+        return f"Unpriced: {exc}"
+
+
+rows_st = st.lists(st.tuples(st.one_of(tokens_st, st.builds(Tokens, *[st.integers(-10, 10**15)] * 8)),
+                             tools_st), max_size=6)
+together = {k: v for k, v in situation.items() if k not in {"when", "tools"}} | {
+    "long_context": st.booleans()}
+
+
+@settings(max_examples=1500, deadline=None)
+@given(rates=odd_rates, rows=rows_st, **together)
+def test_many_rows_of_one_situation_price_as_each_alone(rates, rows, **kw):
+    """price_counts_many (an import's rows of one model and scope, the situation found once)
+    gives price_counts' result for every row, Unpriced included, and so the Decimal one."""
+    rows = [(astuple(tokens), None if tools is None else astuple(tools)) for tokens, tools in rows]
+    each = priced_each(rates, rows, **kw)
+    assert priced_together(rates, rows, **kw) == each
+    if not isinstance(each, str):
+        tools = [None if fees is None else Tools(*fees) for _, fees in rows]
+        assert [(c.cost_nano, c.no_cache_nano, c.no_batch_nano, c.long_context, c.fees_nano)
+                for c in (_reference_cost(Tokens(*counts), rates, tools=t, **kw)
+                          for (counts, _), t in zip(rows, tools, strict=True))] == each
 
 
 def test_past_28_digits_cost_is_the_decimal_result_not_the_exact_one():

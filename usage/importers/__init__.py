@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from usage.importers import anthropic_admin, anthropic_console, claude_code, generic_csv, openai_org
 from usage.importers.base import ImportFormatError, InputFile, ParseStats, header_of
 from usage.models import LEDGER_BILLED, LEDGER_METERED
-from usage.records import Record
+from usage.records import Batch, Record
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,17 @@ class Format:
     source: str
     parse: Callable[[Iterable[InputFile], ParseStats], Iterator[Record]]
     kind: str = ""  # billed formats: "tokens" or "costs" (usage.billed)
+    # the same records in batches (usage.records.Batch), for formats that have them: what
+    # imports store, without an object per row
+    parse_batches: Callable[[Iterable[InputFile], ParseStats], Iterator[Batch]] | None = None
 
 
 REGISTRY: dict[str, Format] = {
     f.name: f
     for f in [
         Format("anthropic_console_usage", "Anthropic Console usage export (claude_api_tokens_*.csv)",
-               LEDGER_BILLED, anthropic_console.SOURCE, anthropic_console.parse_usage, "tokens"),
+               LEDGER_BILLED, anthropic_console.SOURCE, anthropic_console.parse_usage, "tokens",
+               anthropic_console.parse_usage_batches),
         Format("anthropic_console_cost", "Anthropic Console cost export (claude_api_cost_*.csv)",
                LEDGER_BILLED, anthropic_console.SOURCE, anthropic_console.parse_cost, "costs"),
         Format("anthropic_usage_report", "Anthropic Admin API usage_report/messages (JSON)",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
 
@@ -33,7 +33,7 @@ from usage.importers.base import (
     unhashed_key,
 )
 from usage.models import LEDGER_BILLED
-from usage.records import Record
+from usage.records import Batch, Record
 
 SOURCE = "anthropic_console"
 
@@ -90,8 +90,18 @@ def natural_key(*, day: str, model: str, workspace: str, api_key: str, tier: str
 
 
 def parse_usage(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record]:
+    for batch in parse_usage_batches(files, stats):
+        yield from batch.records()
+
+
+BATCH_ROWS = 10_000  # usage rows per Batch: a COPY each (usage.bulk)
+
+
+def parse_usage_batches(files: Iterable[InputFile], stats: ParseStats, size: int | None = None) -> Iterator[Batch]:
+    """The usage exports' records in batches of `size` rows (BATCH_ROWS; fewer at the end
+    of a file), each row a scope's shared record with its id, time and counts."""
     for file in files:
-        yield from _usage_records(file, stats)
+        yield from _usage_batches(file, stats, size or BATCH_ROWS)
 
 
 # The cells a usage row is read by: its scope (what it is the usage of; the values derived
@@ -107,31 +117,38 @@ FAST_DIGITS = 15  # up to here a cell of ASCII digits is a count within usage.bo
 
 @dataclass(frozen=True)
 class _Scope:
-    """What a usage row's scope cells give its record, and its natural key after the day."""
+    """What a usage row's scope cells give its record (`shared`: the record of every row of
+    the scope, see usage.records.Batch), and its natural key after the day."""
 
-    model: str
-    api_key: str
-    workspace: str  # as the export names it ('Default' for the default workspace)
-    workspace_ref: str  # UsageRecord.workspace
-    tier: str
-    batch: bool
-    speed: str
-    long_context: bool
-    geo: str
+    shared: Record
     key_parts: tuple[str, ...]  # natural_key's parts after the day
     key_rest: str  # the same, joined: "|model|workspace|…"
 
     @classmethod
-    def of(cls, row: CsvRow) -> _Scope:
+    def of(cls, row: CsvRow, ts: datetime) -> _Scope:
         model = row.get("model_version")
         if not model:
             raise row.error("model_version", "expected a model id, got an empty cell")
         tier, batch, speed, context_window, workspace, geo = _scope_cells(row)
         api_key = row.get("api_key")
         parts = (model_key(model), workspace, api_key, tier, cw_key(context_window), speed or "standard", geo)
-        return cls(model=model, api_key=api_key, workspace=workspace, workspace_ref=workspace_ref(workspace),
-                   tier=tier, batch=batch, speed=speed, long_context=context_is_long(context_window), geo=geo,
-                   key_parts=parts, key_rest=SEP + unhashed_key(*parts))
+        shared = Record(
+            external_id="",
+            timestamp=ts,
+            model=model,
+            provider="anthropic",
+            ledger=LEDGER_BILLED,
+            api_key=api_key,
+            workspace=workspace_ref(workspace),
+            batch=batch,
+            service_tier=tier,
+            speed=speed,
+            long_context=context_is_long(context_window),
+            region=geo,
+            requests=0,  # the export has no request counts
+            metadata={"workspace": workspace, "inference_geo": geo} if geo else {"workspace": workspace},
+        )
+        return cls(shared=shared, key_parts=parts, key_rest=SEP + unhashed_key(*parts))
 
     def natural_key(self, day: str) -> str:
         """natural_key() of this scope on `day` (an ISO date: nothing in it to escape)."""
@@ -139,10 +156,10 @@ class _Scope:
         return text if len(text) <= KEY_LENGTH else key(day, *self.key_parts)
 
 
-def _usage_records(file: InputFile, stats: ParseStats) -> Iterator[Record]:
-    """One usage export's records. Per row only the day and the counts are parsed; a cell
-    that is not plain digits (or a bad day) takes the general path of CsvRow, which names
-    file, line and column."""
+def _usage_batches(file: InputFile, stats: ParseStats, size: int) -> Iterator[Batch]:
+    """One usage export's records, `size` rows a batch. Per row only the day and the counts
+    are parsed; a cell that is not plain digits (or a bad day) takes the general path of
+    CsvRow, which names file, line and column."""
     lines = csv_lines(file, stats, required=USAGE_REQUIRED, format_label="Anthropic Console usage export")
     names = next(lines)
     if not any(c in names for c in TOKEN_COLUMNS):
@@ -156,18 +173,21 @@ def _usage_records(file: InputFile, stats: ParseStats) -> Iterator[Record]:
     count_cells = itemgetter(*(at.get(c, blank) for c in COUNT_COLUMNS))
     day_at = at["usage_date_utc"]
     scopes: dict[tuple[str, ...], _Scope] = {}
-    days: dict[str, tuple[datetime, str, str]] = {}  # cell -> (time, ISO day, "|HH:MM" or "")
+    # cell -> (time, UTC day, ISO day, "|HH:MM" or "")
+    days: dict[str, tuple[datetime, date, str, str]] = {}
+    rows: list = []
     for line, values in lines:
         values.append("")
         stamp = days.get(values[day_at])
         if stamp is None:
             row = CsvRow(file.name, line, dict(zip(names, values, strict=False)))
             ts, hour = parse_day_or_time(row, "usage_date_utc")
-            stamp = days[values[day_at]] = (ts, ts.date().isoformat(), SEP + key(hour) if hour else "")
+            stamp = days[values[day_at]] = (ts, ts.date(), ts.date().isoformat(), SEP + key(hour) if hour else "")
         cells = scope_cells(values)
         scope = scopes.get(cells)
         if scope is None:
-            scope = scopes[cells] = _Scope.of(CsvRow(file.name, line, dict(zip(names, values, strict=False))))
+            scope = scopes[cells] = _Scope.of(CsvRow(file.name, line, dict(zip(names, values, strict=False))),
+                                              stamp[0])
         counts = count_cells(values)
         digits = "".join(counts)
         if digits.isdigit() and digits.isascii() and max(map(len, counts)) <= FAST_DIGITS:
@@ -182,30 +202,15 @@ def _usage_records(file: InputFile, stats: ParseStats) -> Iterator[Record]:
         if not (no_cache or w5 or w1 or read or output or searches):
             stats.rows_skipped += 1
             continue
-        ts, day, hour = stamp
-        geo = scope.geo
-        yield Record(
-            external_id=scope.natural_key(day) + hour,
-            timestamp=ts,
-            model=scope.model,
-            provider="anthropic",
-            ledger=LEDGER_BILLED,
-            api_key=scope.api_key,
-            workspace=scope.workspace_ref,
-            batch=scope.batch,
-            service_tier=scope.tier,
-            speed=scope.speed,
-            long_context=scope.long_context,
-            region=geo,
-            requests=0,  # the export has no request counts
-            web_search_requests=searches,
-            metadata={"workspace": scope.workspace, "inference_geo": geo} if geo else {"workspace": scope.workspace},
-            input_tokens=no_cache,
-            cache_write_5m_tokens=w5,
-            cache_write_1h_tokens=w1,
-            cache_read_tokens=read,
-            output_tokens=output,
-        )
+        ts, day, iso_day, hour = stamp
+        # BATCH_COUNTS: input, output, cache read, 5m, 1h, 30m, 12h, audio, reasoning, tools
+        rows.append((scope.shared, scope.natural_key(iso_day) + hour, ts, day,
+                     (no_cache, output, read, w5, w1, 0, 0, 0, 0, searches, 0, 0, 0), line))
+        if len(rows) >= size:
+            yield Batch(file.name, rows)
+            rows = []
+    if rows:
+        yield Batch(file.name, rows)
 
 
 def parse_cost(files: Iterable[InputFile], stats: ParseStats) -> Iterator[Record]:

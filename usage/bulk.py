@@ -1,0 +1,313 @@
+"""The import fast path: a usage.records.Batch stored as tuples, without a Record, a Row or
+a dict per record (bench/import_csv.py: those were most of a 1M-row import's CPU).
+
+usage.ingest hands a batch here in merge mode while nothing stored can conflict with it
+(a (project, source) without rows before the import, see _MergeState.fresh). What a batch
+needs is worked out once per shared record (a console export's scope: its bounds, priced
+model, columns' values), once per shared record and UTC day (its price row, and the prices
+of its rows in one billing.pricing.rates.price_counts_many call), and per row only the
+tuple of its own values. Whatever this path does not vouch for (a cost-only record, an id
+twice in the batch, a record or cost out of bounds, a time-of-day or size-dependent price)
+makes `Builder.prepare` answer None, and the batch takes the general path, which stores it
+or names the line and field of the first record out of bounds.
+
+Writer stores prepared batches, each in a savepoint: on PostgreSQL one binary COPY per
+batch on a second thread, so the server stores one batch while this thread builds the
+next (the two CPUs overlap; on a shared connection, so the caller waits for the batch in
+flight before it touches the database itself); on SQLite one executemany. A batch whose
+key is already stored (an id repeated across batches) is rolled back alone and handed back
+to the caller for the general path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+
+import orjson
+import psycopg
+from django.db import IntegrityError, connection, transaction
+from psycopg.types.json import Jsonb
+
+from billing.pricing.classes import BATCH_COUNTS
+from billing.pricing.rates import PriceBook, Unpriced, price_counts_many
+from usage import bounds
+from usage.models import ImpliedIntegerField, UsageRecord
+from usage.records import Batch, Record
+
+# A row's columns: first those of its shared record (and the import), the same for every
+# row of that record, then its own.
+SHARED_COLUMNS = ["project_id", "source", "import_job_id", "ledger", "provider", "model", "priced_model",
+                  "feature", "end_user", "api_key", "workspace", "batch", "service_tier", "speed", "region",
+                  "requests", "reported_cost_nano", "metadata"]
+ROW_COLUMNS = ["external_id", "timestamp", "day", *BATCH_COUNTS, "cost_nano", "cost_no_cache_nano",
+               "cost_no_batch_nano", "long_context", "fees_nano"]
+_TOKENS = len(BATCH_COUNTS) - 5  # the priced token classes lead BATCH_COUNTS, then reasoning
+_TOOLS = _TOKENS + 1  # and the tool calls
+
+
+@dataclass
+class Prepared:
+    """A batch's tuples (in SHARED_COLUMNS + ROW_COLUMNS order) and what storing them adds."""
+
+    batch: Batch
+    tuples: list[tuple]
+    days: set[tuple[date, str]] = field(default_factory=set)  # (day, ledger)
+    cost_nano: int = 0
+    unpriced: int = 0
+
+
+class Builder:
+    """Tuples of one import's batches; what it works out per shared record is kept for the
+    import's later batches."""
+
+    def __init__(self, *, project_id: int, source: str, import_job_id: int | None, book: PriceBook):
+        self.project_id, self.source, self.import_job_id, self.book = project_id, source, import_job_id, book
+        self.postgres = connection.vendor == "postgresql"
+        self.plan = _plan(connection.vendor)
+        self._shared: dict[int, tuple[Record, tuple | None]] = {}  # id(shared) -> (it, values or None)
+
+    def prepare(self, batch: Batch, now) -> Prepared | None:
+        """The batch's tuples, or None: it takes the general path (see the module doc)."""
+        rows = batch.rows
+        if not bounds.batch_within(batch, now) or len({row[1] for row in rows}) != len(rows):
+            return None
+        groups: dict[tuple[int, date], list[int]] = {}
+        for index, row in enumerate(rows):
+            key = (id(row[0]), row[3])
+            try:
+                groups[key].append(index)
+            except KeyError:
+                groups[key] = [index]
+        tuples: list = [None] * len(rows)
+        prepared = Prepared(batch, tuples)
+        adapt_time, adapt_day = self._adapters()
+        stored_counts, stored_costs = self.plan.stored_counts, self.plan.stored_costs
+        for (_, day), indexes in groups.items():
+            shared = rows[indexes[0]][0]
+            values = self._values(shared)
+            if values is None:
+                return None
+            prices = self._prices(shared, day, [rows[i][4] for i in indexes])
+            costs = [price[0] for price in prices]
+            if max(map(abs, filter(None, costs)), default=0) > bounds.MAX_COST_NANO:
+                return None  # the general path names the row and its cost
+            prepared.unpriced += costs.count(None)
+            prepared.cost_nano += sum(filter(None, costs))
+            prepared.days.add((day, shared.ledger))
+            stored_day = adapt_day(day)
+            for i, price in zip(indexes, prices, strict=True):
+                _, external_id, ts, _, counts, _ = rows[i]
+                tuples[i] = (*values, external_id, adapt_time(ts), stored_day, *stored_counts(counts),
+                             *stored_costs(price))
+        return prepared
+
+    def _adapters(self) -> tuple[Callable, Callable]:
+        if self.postgres:
+            return _same, _same
+        times: dict = {}
+
+        def adapt_time(ts):  # one string per distinct time of a batch
+            text = times.get(ts)
+            if text is None:
+                text = times[ts] = connection.ops.adapt_datetimefield_value(ts)
+            return text
+
+        return adapt_time, connection.ops.adapt_datefield_value
+
+    def _values(self, shared: Record) -> tuple | None:
+        """The SHARED_COLUMNS values of a shared record, or None: not for this path (a
+        cost-only record; one priced per request, by its size or time of day; no provider)."""
+        known = self._shared.get(id(shared))
+        if known is not None:
+            return known[1]
+        values = None
+        if not shared.cost_only and shared.provider and shared.requests != 1 and shared.long_context is not None:
+            model = shared.model
+            resolved = self.book.resolve(model) or ""
+            metadata = Jsonb(json_bytes(shared.metadata), dumps=_same) if self.postgres else \
+                json.dumps(shared.metadata)
+            values = self.plan.stored_shared((
+                self.project_id, self.source, self.import_job_id, shared.ledger, shared.provider, model,
+                "" if resolved == model else resolved, shared.feature, shared.end_user, shared.api_key,
+                shared.workspace, shared.batch, shared.service_tier, _speed(shared), shared.region,
+                shared.requests, shared.reported_cost_nano, metadata))
+        self._shared[id(shared)] = (shared, values)  # the record kept: its id stays its own
+        return values
+
+    def _prices(self, shared: Record, day: date, counts: list[tuple]) -> list[tuple]:
+        """(cost, no cache, no batch, long context, fees) of each row, as apply_price sets them."""
+        long_context = bool(shared.long_context)
+        unpriced = [(None, None, None, long_context, 0)] * len(counts)
+        rates = self.book.rates_at(shared.model, day)
+        if rates is None:
+            return unpriced
+        try:
+            return price_counts_many(
+                rates, [(c[:_TOKENS], c[_TOOLS:]) for c in counts], batch=shared.batch,
+                service_tier=shared.service_tier, speed=_speed(shared), long_context=long_context,
+                regional=self.book.is_regional(shared.model, shared.region))
+        except Unpriced:
+            return unpriced
+
+
+def _speed(record: Record) -> str:
+    # a "-fast" model id (claude-opus-4-6-fast) is that model in fast mode (usage.ingest.build_row)
+    return record.speed or ("fast" if record.model.lower().endswith("-fast") else "")
+
+
+def _same(value):
+    return value
+
+
+class Writer:
+    """Stores prepared batches, one in flight at a time (see the module doc). `wait()`
+    answers the batch in flight, if any, and whether it was stored; use as a context
+    manager, which waits for it on the way out."""
+
+    SAVEPOINT = "costwatch_batch"
+
+    def __init__(self):
+        plan = _plan(connection.vendor)
+        self.sql, self.types = plan.sql, plan.types
+        self.pending: tuple[Prepared, Future | None] | None = None
+        self.thread = None
+        if connection.vendor == "postgresql":
+            connection.ensure_connection()
+            self.raw = connection.connection
+            self.thread = ThreadPoolExecutor(1, thread_name_prefix="costwatch-copy")
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            if exc_info[0] is None:
+                if self.pending is not None:
+                    raise RuntimeError("a prepared batch was neither waited for nor stored")
+            elif self.pending is not None and self.pending[1] is not None:
+                self.pending[1].exception()  # the COPY must end before the rollback
+        finally:
+            if self.thread is not None:
+                self.thread.shutdown()
+
+    def submit(self, prepared: Prepared) -> None:
+        """Start storing a batch (after wait(): one in flight)."""
+        assert self.pending is None
+        future = self.thread.submit(self._copy, prepared.tuples) if self.thread is not None else None
+        self.pending = (prepared, future)
+
+    def wait(self) -> tuple[Prepared, bool] | None:
+        if self.pending is None:
+            return None
+        prepared, future = self.pending
+        self.pending = None
+        if future is None:
+            return prepared, self._insert(prepared.tuples)
+        with connection.wrap_database_errors:
+            return prepared, future.result()
+
+    def _copy(self, tuples: list[tuple]) -> bool:
+        """On the second thread, on the import's own connection (its transaction)."""
+        with self.raw.cursor() as cursor:
+            cursor.execute(f"SAVEPOINT {self.SAVEPOINT}")
+            try:
+                with cursor.copy(self.sql) as copy:
+                    copy.set_types(self.types)
+                    write = copy.write_row
+                    for line in tuples:
+                        write(line)
+            except psycopg.IntegrityError:
+                cursor.execute(f"ROLLBACK TO SAVEPOINT {self.SAVEPOINT}")
+                cursor.execute(f"RELEASE SAVEPOINT {self.SAVEPOINT}")
+                return False
+            cursor.execute(f"RELEASE SAVEPOINT {self.SAVEPOINT}")
+            return True
+
+    def _insert(self, tuples: list[tuple]) -> bool:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.executemany(self.sql, tuples)
+        except IntegrityError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    types: list[str]  # PostgreSQL: the columns' types, for the binary COPY
+    # the values as stored: NULL for an implied value (usage.models.ImpliedIntegerField)
+    stored_shared: Callable[[tuple], tuple]
+    stored_counts: Callable[[tuple], Iterable]
+    stored_costs: Callable[[tuple], tuple]
+
+
+@cache
+def _plan(vendor: str) -> _Plan:
+    """The statement of SHARED_COLUMNS + ROW_COLUMNS, and their values as stored."""
+    fields = {f.attname: f for f in UsageRecord._meta.concrete_fields if not f.primary_key}
+    names = SHARED_COLUMNS + ROW_COLUMNS
+    if sorted(names) != sorted(fields):
+        raise RuntimeError(f"usage.bulk's columns are not UsageRecord's: {sorted(set(names) ^ set(fields))}")
+    implied = {name: f.implied for name, f in fields.items() if isinstance(f, ImpliedIntegerField)}
+    shared = [(i, implied[name]) for i, name in enumerate(SHARED_COLUMNS) if name in implied]
+    if any(isinstance(value, str) for _, value in shared):
+        raise RuntimeError("usage.bulk: a shared column implied by another")
+
+    def stored_shared(values: tuple) -> tuple:
+        values = list(values)
+        for i, value in shared:
+            if values[i] == value:
+                values[i] = None
+        return tuple(values)
+
+    counts = {implied.get(name, "stored") for name in BATCH_COUNTS}
+    costs = (implied.get("cost_no_cache_nano"), implied.get("cost_no_batch_nano"), implied.get("fees_nano"))
+    if counts not in ({0}, {"stored"}) or costs not in {("cost_nano", "cost_nano", 0), (None, None, None)}:
+        raise RuntimeError(f"usage.bulk: implied values it does not write: {counts}, {costs}")
+    columns = ", ".join(connection.ops.quote_name(fields[name].column) for name in names)
+    table = UsageRecord._meta.db_table
+    common = {"stored_shared": stored_shared, "stored_counts": _zero_as_null if counts == {0} else _same,
+              "stored_costs": _costs_as_stored if costs[0] else _same}
+    if vendor == "postgresql":
+        return _Plan(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)",
+                     [copy_type(fields[name]) for name in names], **common)
+    return _Plan(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(names))})", [], **common)
+
+
+_ZERO_AS_NULL = {0: None}
+
+
+def _zero_as_null(counts: tuple) -> Iterable:
+    return map(_ZERO_AS_NULL.get, counts, counts)
+
+
+def _costs_as_stored(price: tuple) -> tuple:
+    """(cost, no cache, no batch, long context, fees) with NULL for no cache or no batch equal
+    to cost and for fees of 0."""
+    cost, no_cache, no_batch, long_context, fees = price
+    return (cost, None if no_cache == cost else no_cache, None if no_batch == cost else no_batch, long_context,
+            fees or None)
+
+
+def copy_type(field) -> str:
+    """A column's type as psycopg names it for a binary COPY: "varchar(40)" -> "varchar",
+    "timestamp with time zone", "bigint", "jsonb"."""
+    return re.sub(r"\(.*\)", "", field.db_type(connection)).strip()
+
+
+def json_bytes(value) -> bytes:
+    """A JSON column's value for a COPY: orjson, or json where orjson refuses (integers
+    past 64 bits, keys that are not text)."""
+    if not value:
+        return b"{}" if value == {} else json.dumps(value).encode()
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value).encode()
