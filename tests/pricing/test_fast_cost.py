@@ -90,7 +90,7 @@ situation = {
 def test_random_tokens_on_catalog_prices():
     prices = catalog()
 
-    @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(rates=st.sampled_from(prices), tokens=tokens_st, **situation)
     def check(rates, tokens, **kw):
         assert_same(tokens, rates, **kw)
@@ -126,7 +126,7 @@ odd_rates = st.builds(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(rates=odd_rates, tokens=st.one_of(tokens_st, st.builds(Tokens, *[st.integers(-10, 10**15)] * 8)),
        **situation)
 def test_odd_prices_and_magnitudes(rates, tokens, **kw):
@@ -155,7 +155,7 @@ together = {k: v for k, v in situation.items() if k not in {"when", "tools"}} | 
     "long_context": st.booleans()}
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(rates=odd_rates, rows=rows_st, **together)
 def test_many_rows_of_one_situation_price_as_each_alone(rates, rows, **kw):
     """price_counts_many (an import's rows of one model and scope, the situation found once)
