@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,8 +45,9 @@ from usage.records import Batch, Record
 SHARED_COLUMNS = ["project_id", "source", "import_job_id", "ledger", "provider", "model", "priced_model",
                   "feature", "end_user", "api_key", "workspace", "batch", "service_tier", "speed", "region",
                   "requests", "reported_cost_nano", "metadata"]
-ROW_COLUMNS = ["external_id", "timestamp", "day", *BATCH_COUNTS, "cost_nano", "cost_no_cache_nano",
-               "cost_no_batch_nano", "long_context", "fees_nano"]
+# what billing.pricing.rates.price_counts_many answers per row
+_PRICE_COLUMNS = ["cost_nano", "cost_no_cache_nano", "cost_no_batch_nano", "long_context", "fees_nano"]
+ROW_COLUMNS = ["external_id", "timestamp", "day", *BATCH_COUNTS, *_PRICE_COLUMNS]
 _TOKENS = len(BATCH_COUNTS) - 5  # the priced token classes lead BATCH_COUNTS, then reasoning
 _TOOLS = _TOKENS + 1  # and the tool calls
 
@@ -242,10 +243,11 @@ class Writer:
 class _Plan:
     sql: str
     types: list[str]  # PostgreSQL: the columns' types, for the binary COPY
-    # the values as stored: NULL for an implied value (usage.models.ImpliedIntegerField)
-    stored_shared: Callable[[tuple], tuple]
-    stored_counts: Callable[[tuple], Iterable]
-    stored_costs: Callable[[tuple], tuple]
+    # the values as stored (usage.models.ImpliedIntegerField.storing): of SHARED_COLUMNS,
+    # of BATCH_COUNTS and of a price (cost, no cache, no batch, long context, fees)
+    stored_shared: Callable[[Sequence], list]
+    stored_counts: Callable[[Sequence], list]
+    stored_costs: Callable[[Sequence], list]
 
 
 @cache
@@ -255,45 +257,14 @@ def _plan(vendor: str) -> _Plan:
     names = SHARED_COLUMNS + ROW_COLUMNS
     if sorted(names) != sorted(fields):
         raise RuntimeError(f"usage.bulk's columns are not UsageRecord's: {sorted(set(names) ^ set(fields))}")
-    implied = {name: f.implied for name, f in fields.items() if isinstance(f, ImpliedIntegerField)}
-    shared = [(i, implied[name]) for i, name in enumerate(SHARED_COLUMNS) if name in implied]
-    if any(isinstance(value, str) for _, value in shared):
-        raise RuntimeError("usage.bulk: a shared column implied by another")
-
-    def stored_shared(values: tuple) -> tuple:
-        values = list(values)
-        for i, value in shared:
-            if values[i] == value:
-                values[i] = None
-        return tuple(values)
-
-    counts = {implied.get(name, "stored") for name in BATCH_COUNTS}
-    costs = (implied.get("cost_no_cache_nano"), implied.get("cost_no_batch_nano"), implied.get("fees_nano"))
-    if counts not in ({0}, {"stored"}) or costs not in {("cost_nano", "cost_nano", 0), (None, None, None)}:
-        raise RuntimeError(f"usage.bulk: implied values it does not write: {counts}, {costs}")
     columns = ", ".join(connection.ops.quote_name(fields[name].column) for name in names)
     table = UsageRecord._meta.db_table
-    common = {"stored_shared": stored_shared, "stored_counts": _zero_as_null if counts == {0} else _same,
-              "stored_costs": _costs_as_stored if costs[0] else _same}
+    common = {f"stored_{part}": ImpliedIntegerField.storing([fields[name] for name in group])
+              for part, group in (("shared", SHARED_COLUMNS), ("counts", BATCH_COUNTS), ("costs", _PRICE_COLUMNS))}
     if vendor == "postgresql":
         return _Plan(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)",
                      [copy_type(fields[name]) for name in names], **common)
     return _Plan(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(names))})", [], **common)
-
-
-_ZERO_AS_NULL = {0: None}
-
-
-def _zero_as_null(counts: tuple) -> Iterable:
-    return map(_ZERO_AS_NULL.get, counts, counts)
-
-
-def _costs_as_stored(price: tuple) -> tuple:
-    """(cost, no cache, no batch, long context, fees) with NULL for no cache or no batch equal
-    to cost and for fees of 0."""
-    cost, no_cache, no_batch, long_context, fees = price
-    return (cost, None if no_cache == cost else no_cache, None if no_batch == cost else no_batch, long_context,
-            fees or None)
 
 
 def copy_type(field) -> str:

@@ -516,26 +516,9 @@ def _insert_plan(vendor: str) -> _InsertPlan:
 
 
 def _stored_values(fields: list) -> Callable:
-    """A row's values in column order as stored: NULL for a count at its implied value
-    (usage.models.ImpliedIntegerField)."""
-    getter = attrgetter(*(f.attname for f in fields))
-    implied = [(i, f.implied) for i, f in enumerate(fields)
-               if isinstance(f, ImpliedIntegerField) and not isinstance(f.implied, str)]
-    index = {f.attname: i for i, f in enumerate(fields)}
-    same = [(i, index[f.implied]) for i, f in enumerate(fields)
-            if isinstance(f, ImpliedIntegerField) and isinstance(f.implied, str)]
-
-    def values(row) -> list:
-        line = list(getter(row))
-        for i, value in implied:
-            if line[i] == value:
-                line[i] = None
-        for i, other in same:
-            if line[i] == line[other]:
-                line[i] = None
-        return line
-
-    return values
+    """A row's values in column order as stored (usage.models.ImpliedIntegerField.storing)."""
+    getter, stored = attrgetter(*(f.attname for f in fields)), ImpliedIntegerField.storing(fields)
+    return lambda row: stored(getter(row))
 
 
 def _adapter(field) -> Callable | None:

@@ -1,3 +1,4 @@
+from collections.abc import Callable, Sequence
 from functools import cached_property
 
 from django.conf import settings
@@ -58,6 +59,35 @@ class ImpliedIntegerField(models.BigIntegerField):
 
     def from_db_value(self, value, expression, connection):
         return self.implied if value is None and not isinstance(self.implied, str) else value
+
+    @staticmethod
+    def storing(fields: Sequence[models.Field]) -> Callable[[Sequence], list]:
+        """What the tuple paths (usage.ingest's COPY, usage.bulk) write: a function of a row's
+        values in `fields`' order to the values as stored, NULL for each ImpliedIntegerField
+        at its implied value, as pre_save() and get_db_prep_save() store a model's. A field
+        implied by another column needs that column among `fields`."""
+        index = {f.attname: i for i, f in enumerate(fields)}
+        implied = [(i, f.implied) for i, f in enumerate(fields) if isinstance(f, ImpliedIntegerField)]
+        if missing := {v for _, v in implied if isinstance(v, str) and v not in index}:
+            raise ValueError(f"ImpliedIntegerField.storing: implied by columns not given: {sorted(missing)}")
+        numbers = [(i, v) for i, v in implied if not isinstance(v, str)]
+        others = [(i, index[v]) for i, v in implied if isinstance(v, str)]
+        if len(numbers) == len(fields):
+            # only counts (usage.bulk's per row): one C-level pass, {0: None}.get(count, count)
+            nulls = [{v: None} for _, v in numbers]
+            return lambda values: list(map(dict.get, nulls, values, values))
+
+        def stored(values: Sequence) -> list:
+            line = list(values)
+            for i, other in others:
+                if values[i] == values[other]:
+                    line[i] = None
+            for i, value in numbers:
+                if values[i] == value:
+                    line[i] = None
+            return line
+
+        return stored
 
     def read_sql(self) -> str:
         """SQL for this column's value in a raw query over the table (unqualified names)."""

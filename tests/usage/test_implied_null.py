@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import F, Sum
 
 from usage.ingest import record_usage
-from usage.models import DailyUsage, UsageRecord
+from usage.models import DailyUsage, ImpliedIntegerField, UsageRecord
 from usage.records import Record
 from usage.rollups import rollup_day
 
@@ -94,3 +94,15 @@ def test_costs_without_discounts_are_null_when_equal_to_the_cost(project):
     row = DailyUsage.objects.get(project=project, day=DAY, model="claude-sonnet-4-5")
     assert row.cost_no_cache_nano == sum(r.cost_no_cache_nano for r in records)
     assert row.cost_no_batch_nano == sum(r.cost_no_batch_nano for r in records) == row.cost_nano - 5
+
+
+def test_storing_nulls_the_implied_values_as_a_saved_record_does():
+    fields = {f.attname: f for f in UsageRecord._meta.concrete_fields}
+    names = ["requests", "input_tokens", "cost_nano", "cost_no_cache_nano", "cost_no_batch_nano", "model"]
+    stored = ImpliedIntegerField.storing([fields[n] for n in names])
+    assert stored((1, 0, 500, 500, 700, "m")) == [None, None, 500, None, 700, "m"]
+    assert stored((3, 12, None, None, 0, "m")) == [3, 12, None, None, 0, "m"]
+    counts = ImpliedIntegerField.storing([fields["input_tokens"], fields["output_tokens"]])
+    assert counts((0, 7)) == [None, 7]
+    with pytest.raises(ValueError, match="cost_nano"):
+        ImpliedIntegerField.storing([fields["cost_no_cache_nano"]])
