@@ -26,8 +26,9 @@ import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date
 from functools import cache
+from operator import attrgetter
 
 import orjson
 import psycopg
@@ -35,7 +36,7 @@ from django.db import IntegrityError, connection, transaction
 from psycopg.types.json import Jsonb
 
 from billing.pricing.classes import BATCH_COUNTS
-from billing.pricing.rates import PriceBook, Unpriced, price_counts_many
+from billing.pricing.rates import PriceBook, Unpriced, price_counts, price_counts_many
 from usage import bounds
 from usage.models import ImpliedIntegerField, UsageRecord
 from usage.records import Batch, Record
@@ -72,6 +73,7 @@ class Builder:
         self.postgres = connection.vendor == "postgresql"
         self.plan = _plan(connection.vendor)
         self._shared: dict[int, tuple[Record, tuple | None]] = {}  # id(shared) -> (it, values or None)
+        self._adapt: tuple[Callable, Callable] | None = None  # line()'s
 
     def prepare(self, batch: Batch, now) -> Prepared | None:
         """The batch's tuples, or None: it takes the general path (see the module doc)."""
@@ -108,6 +110,62 @@ class Builder:
                              *stored_costs(price))
         return prepared
 
+    def line(self, record: Record) -> tuple[tuple, date, int | None]:
+        """(tuple, UTC day, cost) of one record, as usage.ingest.build_row and apply_price
+        make its row, for the API's batches: each request priced on its own (its size and
+        time of day), its bounds already checked (bounds.all_within). Raises
+        bounds.OutOfBounds for its cost. Not for a cost-only record (see row_line)."""
+        model, ts, book = record.model, record.timestamp, self.book
+        speed = _speed(record)
+        provider = record.provider
+        counts = _record_counts(record)
+        price = None
+        rates = book.rates_at(model, ts)
+        if rates is None:
+            priced_model = book.resolve(model) or ""
+        else:
+            priced_model, provider = rates.model, provider or rates.provider
+            single = record.requests == 1
+            try:
+                price = price_counts(
+                    rates, counts[:_TOKENS], counts[_TOOLS:], batch=record.batch, service_tier=record.service_tier,
+                    speed=speed, long_context=record.long_context if record.long_context is not None else (
+                        None if single else False),
+                    # time-of-day prices apply per request; an aggregate row spans hours
+                    when=ts if single else None, regional=book.is_regional(model, record.region))
+            except Unpriced:
+                price = None
+        if price is None:
+            price = (None, None, None, bool(record.long_context), 0)
+        elif (problem := bounds.cost_problem(price[0])) is not None:
+            raise bounds.OutOfBounds("cost", problem, origin=record.origin)
+        day = ts.astimezone(UTC).date()
+        adapt_time, adapt_day = self._line_adapters()
+        plan = self.plan
+        shared = plan.stored_shared((
+            self.project_id, self.source, self.import_job_id, record.ledger, provider, model,
+            "" if priced_model == model else priced_model, record.feature, record.end_user, record.api_key,
+            record.workspace, record.batch, record.service_tier, speed, record.region, record.requests,
+            record.reported_cost_nano, self._metadata(record.metadata)))
+        return ((*shared, record.external_id, adapt_time(ts), adapt_day(day), *plan.stored_counts(counts),
+                 *plan.stored_costs(price)), day, price[0])
+
+    def row_line(self, row) -> tuple:
+        """The tuple of a usage.ingest.Row (a record line() does not take)."""
+        *shared, metadata = _row_shared(row)
+        adapt_time, adapt_day = self._line_adapters()
+        plan = self.plan
+        return (*plan.stored_shared((*shared, self._metadata(metadata))), row.external_id, adapt_time(row.timestamp),
+                adapt_day(row.day), *plan.stored_counts(_row_counts(row)), *plan.stored_costs(_row_price(row)))
+
+    def _line_adapters(self) -> tuple[Callable, Callable]:
+        if self._adapt is None:
+            self._adapt = self._adapters()
+        return self._adapt
+
+    def _metadata(self, metadata: dict):
+        return Jsonb(json_bytes(metadata), dumps=_same) if self.postgres else json.dumps(metadata)
+
     def _adapters(self) -> tuple[Callable, Callable]:
         if self.postgres:
             return _same, _same
@@ -131,8 +189,7 @@ class Builder:
         if not shared.cost_only and shared.provider and shared.requests != 1 and shared.long_context is not None:
             model = shared.model
             resolved = self.book.resolve(model) or ""
-            metadata = Jsonb(json_bytes(shared.metadata), dumps=_same) if self.postgres else \
-                json.dumps(shared.metadata)
+            metadata = self._metadata(shared.metadata)
             values = self.plan.stored_shared((
                 self.project_id, self.source, self.import_job_id, shared.ledger, shared.provider, model,
                 "" if resolved == model else resolved, shared.feature, shared.end_user, shared.api_key,
@@ -157,6 +214,10 @@ class Builder:
             return unpriced
 
 
+_record_counts = attrgetter(*BATCH_COUNTS)  # a Record's (and a Row's) counts
+_row_shared, _row_counts, _row_price = attrgetter(*SHARED_COLUMNS), _record_counts, attrgetter(*_PRICE_COLUMNS)
+
+
 def _speed(record: Record) -> str:
     # a "-fast" model id (claude-opus-4-6-fast) is that model in fast mode (usage.ingest.build_row)
     return record.speed or ("fast" if record.model.lower().endswith("-fast") else "")
@@ -174,8 +235,6 @@ class Writer:
     SAVEPOINT = "costwatch_batch"
 
     def __init__(self):
-        plan = _plan(connection.vendor)
-        self.sql, self.types = plan.sql, plan.types
         self.pending: tuple[Prepared, Future | None] | None = None
         self.thread = None
         if connection.vendor == "postgresql":
@@ -215,28 +274,47 @@ class Writer:
 
     def _copy(self, tuples: list[tuple]) -> bool:
         """On the second thread, on the import's own connection (its transaction)."""
-        with self.raw.cursor() as cursor:
-            cursor.execute(f"SAVEPOINT {self.SAVEPOINT}")
-            try:
-                with cursor.copy(self.sql) as copy:
-                    copy.set_types(self.types)
-                    write = copy.write_row
-                    for line in tuples:
-                        write(line)
-            except psycopg.IntegrityError:
-                cursor.execute(f"ROLLBACK TO SAVEPOINT {self.SAVEPOINT}")
-                cursor.execute(f"RELEASE SAVEPOINT {self.SAVEPOINT}")
-                return False
-            cursor.execute(f"RELEASE SAVEPOINT {self.SAVEPOINT}")
-            return True
+        return _copy(self.raw, tuples)
 
     def _insert(self, tuples: list[tuple]) -> bool:
+        return _insert(tuples)
+
+
+def store(tuples: list[tuple]) -> bool:
+    """Store tuples (Builder's) in a savepoint, on this thread: False, and none stored, if
+    one's key is already stored."""
+    if connection.vendor != "postgresql":
+        return _insert(tuples)
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return _copy(connection.connection, tuples)
+
+
+def _copy(raw, tuples: list[tuple]) -> bool:
+    plan = _plan("postgresql")
+    with raw.cursor() as cursor:
+        cursor.execute(f"SAVEPOINT {Writer.SAVEPOINT}")
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.executemany(self.sql, tuples)
-        except IntegrityError:
+            with cursor.copy(plan.sql) as copy:
+                copy.set_types(plan.types)
+                write = copy.write_row
+                for line in tuples:
+                    write(line)
+        except psycopg.IntegrityError:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {Writer.SAVEPOINT}")
+            cursor.execute(f"RELEASE SAVEPOINT {Writer.SAVEPOINT}")
             return False
+        cursor.execute(f"RELEASE SAVEPOINT {Writer.SAVEPOINT}")
         return True
+
+
+def _insert(tuples: list[tuple]) -> bool:
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(_plan(connection.vendor).sql, tuples)
+    except IntegrityError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

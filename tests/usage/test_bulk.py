@@ -150,3 +150,51 @@ def test_a_bad_row_while_a_batch_is_in_flight_fails_the_import_by_its_line(proje
         run_import(project=project, paths=[path])
     assert UsageRecord.objects.count() == 0
     assert ImportJob.objects.get().status == "failed"
+
+
+def _records() -> list:
+    """Records of every pricing case a request meets: per-request and aggregate, long context
+    by size and as said, peak hours, fast mode by model id, tiers, regions, tool calls,
+    unpriced models and tiers, a provider to be found, metadata."""
+    from datetime import UTC, datetime
+    from itertools import product
+
+    from usage.records import Record
+
+    cases = product(
+        ["claude-sonnet-4-5-20250929", "claude-opus-4-6-fast", "gpt-5", "deepseek-v4-pro", "no-such-model-1"],
+        [datetime(2026, 11, 2, 3, 0, tzinfo=UTC), datetime(2026, 11, 2, 23, 59, 59, 5, tzinfo=UTC)],
+        [(1, None), (1, True), (4, None), (3, False)],  # (requests, long_context)
+        [("", "", "", 0), ("", "priority", "us", 2), ("", "flex", "", 0), ("openai", "", "eu", 0)],
+        [(10, 0), (250_000, 4096)],  # (input, cache read)
+    )
+    return [Record(external_id=f"r{n}", timestamp=ts, model=model, provider=provider, requests=requests,
+                   long_context=long_context, service_tier=tier, region=region, web_search_requests=searches,
+                   input_tokens=tokens, cache_read_tokens=cached, output_tokens=n % 900, batch=n % 7 == 0,
+                   feature="f", end_user="u" if n % 2 else "", metadata={"n": n} if n % 3 else {})
+            for n, (model, ts, (requests, long_context), (provider, tier, region, searches), (tokens, cached))
+            in enumerate(cases)]
+
+
+def _plain(line: tuple) -> tuple:
+    """A tuple with its JSON (PostgreSQL: a Jsonb of bytes) as the bytes."""
+    from psycopg.types.json import Jsonb
+
+    return tuple(value.obj if isinstance(value, Jsonb) else value for value in line)
+
+
+def test_a_records_tuple_is_its_rows(project):
+    """bulk.Builder.line (the API's path) makes the tuple build_row and apply_price make of
+    the record's row, with its day and cost."""
+    from billing.pricing.rates import PriceBook
+
+    book = PriceBook.current()
+    builder = bulk.Builder(project_id=project.pk, source="api", import_job_id=None, book=book)
+    records = _records()
+    priced = 0
+    for record in records:
+        row = ingest.build_row(project=project, source="api", record=record, book=book, checked=True)
+        line, day, cost = builder.line(record)
+        assert (_plain(line), day, cost) == (_plain(builder.row_line(row)), row.day, row.cost_nano), record
+        priced += cost is not None
+    assert 0 < priced < len(records)

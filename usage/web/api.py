@@ -323,7 +323,7 @@ def post_events(request):
         return response
     try:
         records = parse_events(request.body)
-        counts = record_usage(project=request.auth.project, source="api", records=records)
+        counts = record_usage(project=request.auth.project, source="api", records=records, checked=True)
     except IngestRejected as exc:
         return Status(400, {"detail": f"{len(exc.errors)} invalid field(s); nothing was stored", "errors": exc.errors})
     except bounds.OutOfBounds as exc:  # a computed cost out of bounds
