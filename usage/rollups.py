@@ -8,6 +8,7 @@ UPDATE) so that two workers recomputing the same project serialize instead of in
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -157,11 +158,33 @@ def _recompute(project_id: int, day: date, ledger: str) -> None:
                     project_id, day, ledger, horizon)
         return
     params = [project_id, day, ledger]
-    if connection.vendor == "postgresql":
-        # The planner guesses many more groups than a day has and sorts on disk (9 s for a
-        # 1M-record day at the default 4 MB); hashed in memory it takes ~1.5 s (bench/rollups.py).
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.ROLLUP_WORK_MEM])
+    with _hashed_aggregates():
+        _recompute_rows(project_id, day, ledger, params)
+    # the one place rollups are written: cached page data of the project is stale from the
+    # commit of this transaction on (usage.web.pagecache)
+    generation.bump(project_id)
+
+
+@contextlib.contextmanager
+def _hashed_aggregates():
+    """PostgreSQL: the rollup's GROUP BYs hashed in memory. The planner guesses many more
+    groups than a day has and sorts on disk (9 s for a 1M-record day at the default 4 MB
+    work_mem; ~1.5 s hashed, bench/rollups.py); and right after an import, the partition
+    without statistics, it guesses 1 row and sorts (50 ms for a 9,600-record day, 15 ms
+    hashed: 104 such days were 13 s of a 1M-row import, bench/import_csv.py)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_sort'), set_config('work_mem', %s, true), "
+                       "set_config('enable_sort', 'off', true)", [settings.ROLLUP_WORK_MEM])
+        enable_sort = cursor.fetchone()[0]
+    yield
+    with connection.cursor() as cursor:  # the rest of the caller's transaction plans as before
+        cursor.execute("SELECT set_config('enable_sort', %s, true)", [enable_sort])
+
+
+def _recompute_rows(project_id: int, day: date, ledger: str, params: list) -> None:
     DailyUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
     DailyModelUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
     _dimension_rows(project_id, ledger).filter(day=day, span=1).delete()
@@ -170,9 +193,6 @@ def _recompute(project_id: int, day: date, ledger: str) -> None:
         cursor.execute(_coarse_sql(), params)
         cursor.execute(_dimension_sql(), params * len(DimensionUsage.DIMENSIONS))
     refresh_blocks(project_id=project_id, ledger=ledger, days=[day])
-    # the one place rollups are written: cached page data of the project is stale from the
-    # commit of this transaction on (usage.web.pagecache)
-    generation.bump(project_id)
 
 
 @dataclass

@@ -4,7 +4,9 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.db import connection
 
+from tests.conftest import need
 from usage.ingest import record_usage
 from usage.models import DailyModelUsage, DailyUsage, DimensionUsage, DirtyDay, UsageRecord
 from usage.records import Record
@@ -220,3 +222,15 @@ def test_the_beat_takes_marks_no_task_is_due_to_take(project, settings):
     DirtyDay.objects.filter(pk=lost.pk).update(due_at=timezone.now() - timedelta(seconds=61))
     assert [t[1] for t in claim_late(late_seconds=60)] == [DAY + timedelta(days=1)]
     assert oldest_mark_age(now=lost.dirty_since + timedelta(seconds=90)) >= 90
+
+
+def test_rollup_leaves_the_callers_planner_settings(project):
+    need(connection.vendor == "postgresql", "planner settings are PostgreSQL's")
+    record_usage(project=project, source="api", records=records(10))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_sort')")
+        before = cursor.fetchone()[0]
+        rollup_day(project_id=project.pk, day=DAY, ledger="metered")  # hashed while it runs
+        cursor.execute("SELECT current_setting('enable_sort')")
+        assert cursor.fetchone()[0] == before == "on"
+    assert DailyUsage.objects.filter(project=project, day=DAY).exists()
