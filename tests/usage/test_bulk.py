@@ -125,6 +125,21 @@ def test_a_key_repeated_in_a_later_batch_restates_as_on_the_general_path(monkeyp
     assert copies
 
 
+def test_count_cells_the_fast_path_reads_as_the_general_path(monkeypatch, tmp_path, small_batches, copies):
+    """Empty cells, leading zeros past 15 digits, 10^15 itself: what CsvRow.int reads them as."""
+    path = tmp_path / "counts.csv"
+    path.write_text(HEADER + "".join([
+        "2026-03-01,claude-haiku-4-5,k,Default,standard,≤ 200k,,7,,0,3,,global,\n",
+        "2026-03-01,claude-haiku-4-5,k2,Default,standard,≤ 200k,00000000000000000012,0,0,0,3,0,global,\n",
+        "2026-03-01,claude-unknown-9,k3,Default,standard,≤ 200k,1000000000000000,0,0,0,0,0,global,\n",  # unpriced
+        "2026-03-01,claude-haiku-4-5,k4,Default,standard,≤ 200k,5,0,0,0,1,0,global,\n",
+    ]), encoding="utf-8")
+    fast, general = both_paths(monkeypatch, [path])
+    assert copies and fast == general
+    inputs = sorted(row[FIELDS.index("input_tokens")] or 0 for row in fast[0])  # 0 is stored as NULL
+    assert inputs == [0, 5, 12, 10**15]
+
+
 def test_reimport_of_a_fast_import_is_all_duplicates(project, small_batches, copies):
     first = run_import(project=project, paths=[SAMPLES / "anthropic_console_usage.csv"])
     before = stored(project)
@@ -140,6 +155,10 @@ def test_reimport_of_a_fast_import_is_all_duplicates(project, small_batches, cop
     (f"2026-03-01,claude-haiku-4-5,k,{'w' * 201},standard,≤ 200k,1,0,0,0,1,0,global,", "line 9, column 'workspace'"),
     ("2026-03-01,claude-haiku-4-5,k,Default,standard,≤ 200k,1,0,0,0,²,0,global,",
      "line 9, column 'usage_output_tokens'"),
+    ("2026-03-01,claude-haiku-4-5,k,Default,standard,≤ 200k,1000000000000001,0,0,0,1,0,global,",
+     "line 9, column 'usage_input_tokens_no_cache': expected a whole number of at most 10"),
+    (f"2026-03-01,claude-haiku-4-5,k,Default,standard,≤ 200k,1,0,0,0,{'9' * 5000},0,global,",
+     "line 9, column 'usage_output_tokens': expected a whole number of at most 10"),
 ])
 def test_a_bad_row_while_a_batch_is_in_flight_fails_the_import_by_its_line(project, tmp_path, small_batches, row,
                                                                           where):

@@ -16,6 +16,7 @@ from decimal import Decimal
 from operator import itemgetter
 
 from billing.pricing.money import usd_to_nano
+from usage.bounds import MAX_COUNT
 from usage.importers.base import (
     KEY_LENGTH,
     SEP,
@@ -112,7 +113,9 @@ SCOPE_COLUMNS = ["model_version", "workspace", "api_key", "usage_type", "context
 COUNT_COLUMNS = ["usage_input_tokens_no_cache", "usage_input_tokens_cache_write_5m",
                  "usage_input_tokens_cache_write", "usage_input_tokens_cache_write_1h",
                  "usage_input_tokens_cache_read", "usage_output_tokens", "web_search_count"]
-FAST_DIGITS = 15  # up to here a cell of ASCII digits is a count within usage.bounds.MAX_COUNT
+_BLANKS = ("", "0")
+# ASCII digits in a row's count cells up to which int() takes them (its limit is 4,300 a cell)
+FAST_DIGITS = 15 * len(COUNT_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -168,16 +171,16 @@ def _usage_batches(file: InputFile, stats: ParseStats, size: int) -> Iterator[Ba
                                     "…)", line=1)
         return
     at = {n: i for i, n in enumerate(names)}  # a repeated column: its last (as CsvRow reads it)
-    blank = len(names)  # an empty cell appended to every row
+    blank = len(names)  # cells appended to every row: "" (a missing column), "0" (a missing count)
     scope_cells = itemgetter(*(at.get(c, blank) for c in SCOPE_COLUMNS))
-    count_cells = itemgetter(*(at.get(c, blank) for c in COUNT_COLUMNS))
+    count_cells = itemgetter(*(at.get(c, blank + 1) for c in COUNT_COLUMNS))
     day_at = at["usage_date_utc"]
     scopes: dict[tuple[str, ...], _Scope] = {}
     # cell -> (time, UTC day, ISO day, "|HH:MM" or "")
     days: dict[str, tuple[datetime, date, str, str]] = {}
     rows: list = []
     for line, values in lines:
-        values.append("")
+        values += _BLANKS
         stamp = days.get(values[day_at])
         if stamp is None:
             row = CsvRow(file.name, line, dict(zip(names, values, strict=False)))
@@ -190,8 +193,11 @@ def _usage_batches(file: InputFile, stats: ParseStats, size: int) -> Iterator[Ba
                                               stamp[0])
         counts = count_cells(values)
         digits = "".join(counts)
-        if digits.isdigit() and digits.isascii() and max(map(len, counts)) <= FAST_DIGITS:
-            no_cache, w5, w5_legacy, w1, read, output, searches = [int(c) if c else 0 for c in counts]
+        ints = None
+        if digits.isdigit() and digits.isascii() and len(digits) <= FAST_DIGITS:
+            ints = list(map(int, counts)) if all(counts) else [int(c) if c else 0 for c in counts]
+        if ints is not None and max(ints) <= MAX_COUNT:  # what CsvRow.int answers for these cells
+            no_cache, w5, w5_legacy, w1, read, output, searches = ints
         else:
             row = CsvRow(file.name, line, dict(zip(names, values, strict=False)))
             w5, w5_legacy, no_cache, w1, read, output, searches = (row.int(c) for c in [
