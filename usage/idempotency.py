@@ -1,5 +1,6 @@
 """Re-sent ids count once, whatever day they carry. The natural key (project, source,
-external_id, day) is a unique index, but on PostgreSQL's monthly partitions a unique key
+external_id, day) is a unique index (on PostgreSQL of a hash of source and id,
+usage.models.NATURAL_KEY_HASH), but on PostgreSQL's monthly partitions a unique key
 must hold `day`, so an id re-sent with a timestamp on another day is only found by the
 writers' lookup of stored ids. That lookup and the insert after it are made safe against a
 concurrent request with the same ids by transaction-scoped advisory locks, taken before

@@ -21,11 +21,24 @@ from costwatch import hooks
 from costwatch.tenant.models import Project
 from usage import bounds, bulk
 from usage.idempotency import lock_ids, lock_source
-from usage.models import DirtyDay, ImpliedIntegerField, ImportJob, UsageRecord
+from usage.models import DirtyDay, ImpliedIntegerField, ImportJob, UsageRecord, natural_key_hash
 from usage.partitions import ensure_partitions
 from usage.records import Batch, Record
 
 CHUNK = 2000
+
+
+class KeyCollision(Exception):
+    """A new id whose natural-key hash (PostgreSQL: usage.models.NATURAL_KEY_HASH) equals a
+    different id's stored for the same project and day: the unique index refuses it, and
+    it is neither stored nor counted as a duplicate. The batch or import is rolled back."""
+
+    def __init__(self, *, project_id: int, source: str, external_id: str, day: date, stored: str | None):
+        self.external_id, self.stored = external_id, stored
+        super().__init__(
+            f"usage record {external_id!r} of source {source!r} on {day} not stored: its natural-key hash "
+            f"equals that of the stored record {stored!r} of the same project and day (a 64-bit hash: "
+            "expected about once in 10^19 pairs of ids). Nothing of this batch was stored.")
 
 
 @dataclass
@@ -251,8 +264,9 @@ def record_usage(
             new = list(lines.values())
             ensure_partitions({day for _, (day, _), _ in new})
             if not bulk.store([line for line, _, _ in new]):
-                # A concurrent request stored some of these ids first: keep theirs, count ours.
-                new = [item for item in new if bulk.store([item[0]])]
+                # A concurrent request stored some of these ids first: keep theirs, count ours
+                # (or an id's hash collides with a stored one's: KeyCollision).
+                new = [item for external_id, item in lines.items() if _store_alone(project, source, external_id, item)]
                 counts.duplicates += len(lines) - len(new)
             counts.accepted += len(new)
             counts.days.update(day for _, day, _ in new)
@@ -328,7 +342,7 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
     state.load()
 
     for ext, row in rows.items():
-        if row.metadata.get("cost_only") and _token_rows_under(state, ext, rows):
+        if row.metadata.get("cost_only") and _token_rows_under(state, ext, row.day, rows):
             _cover(row)
 
     if state.fresh and not state.has_cost_rows:
@@ -342,7 +356,7 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
             return
     existing = {
         r["external_id"]: r
-        for r in UsageRecord.objects.filter(project=project, source=source, external_id__in=list(rows))
+        for r in with_ids(UsageRecord.objects.filter(project=project), source, list(rows))
         .values("pk", "external_id", "day", "ledger", "metadata", *_FINGERPRINT)
     }
 
@@ -383,7 +397,14 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
         UsageRecord.objects.filter(pk__in=confirmed).update(import_job_id=import_job.pk)
     if state.has_cost_rows:
         _cover_cost_rows(state, [r for r in inserts if not r.metadata.get("cost_only")], counts)
-    _insert(inserts)
+    try:
+        with transaction.atomic():
+            _insert(inserts)
+    except IntegrityError:
+        # none of these ids is stored (the lookup above, under the source's lock): a hash
+        # collision, which _insert_each names
+        stored = _insert_each(project, source, inserts)
+        raise RuntimeError(f"an insert of {len(inserts)} records failed, one by one {len(stored)} did") from None
     _count_inserts(inserts, state, counts)
     counts.accepted -= len(delete_pks)
 
@@ -437,6 +458,17 @@ def _count_inserts(inserts: list[Row], state: _MergeState, counts: Counts) -> No
     counts.accepted += len(inserts)
 
 
+def with_ids(queryset, source: str, ids: list[str]):
+    """The records of the queryset with these external ids of this source. On PostgreSQL
+    the natural key's index holds their hash (usage.models.NATURAL_KEY_HASH): the hashes
+    of the ids, computed once by the server, find them, and the text rules out a collision."""
+    queryset = queryset.filter(source=source, external_id__in=ids)
+    if connection.vendor != "postgresql":
+        return queryset
+    return queryset.extra(where=[f"{natural_key_hash()} = ANY(ARRAY(SELECT {natural_key_hash('%s::text', 'i')} "
+                                 "FROM unnest(%s::text[]) i))"], params=[source, ids])
+
+
 def _stored_ids(project: Project, source: str, ids: list[str]) -> list[str]:
     """Which of these external ids the project already holds for this source."""
     if connection.vendor != "postgresql":
@@ -445,12 +477,54 @@ def _stored_ids(project: Project, source: str, ids: list[str]) -> list[str]:
     # One array parameter instead of 1,000 (Django prepares each value of an IN list), and
     # one index probe per id and partition whatever the statistics say: a partition not yet
     # analyzed (a new month, a bench) planned `external_id = ANY(ids)` as a filter over all
-    # of the project's rows in it, 30 ms a batch at 60,000 rows.
+    # of the project's rows in it, 30 ms a batch at 60,000 rows. The probe is by the ids'
+    # hashes (the natural key's index), the text rules out a collision.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT i FROM unnest(%s::text[]) i CROSS JOIN LATERAL (SELECT FROM {UsageRecord._meta.db_table} "
-                       "WHERE project_id = %s AND source = %s AND external_id = i LIMIT 1) stored",
-                       [ids, project.pk, source])
+        cursor.execute(f"SELECT i FROM (SELECT i, {natural_key_hash('%s::text', 'i')} h FROM unnest(%s::text[]) i) ids "
+                       f"CROSS JOIN LATERAL (SELECT FROM {UsageRecord._meta.db_table} WHERE {natural_key_hash()} = h "
+                       "AND project_id = %s AND source = %s AND external_id = i LIMIT 1) stored",
+                       [source, ids, project.pk, source])
         return [external_id for (external_id,) in cursor.fetchall()]
+
+
+def _insert_each(project: Project, source: str, rows: list[Row]) -> list[Row]:
+    """Insert rows one by one (a savepoint each); returns those stored, not the ids another
+    transaction stored first. A row the unique key refuses whose id is not stored collides
+    with another id's hash: KeyCollision."""
+    stored = []
+    for row in rows:
+        try:
+            with transaction.atomic():
+                _insert([row])
+        except IntegrityError:
+            if not _stored_ids(project, source, [row.external_id]):
+                raise _collision(project, source, row.external_id, row.day) from None
+            continue
+        stored.append(row)
+    return stored
+
+
+def _store_alone(project: Project, source: str, external_id: str, item: tuple) -> bool:
+    """Store one of record_usage's lines (line, (day, ledger), cost) alone: False if another
+    transaction stored its id first; KeyCollision if the unique key refuses it otherwise."""
+    if bulk.store([item[0]]):
+        return True
+    if _stored_ids(project, source, [external_id]):
+        return False
+    raise _collision(project, source, external_id, item[1][0])
+
+
+def _collision(project: Project, source: str, external_id: str, day: date) -> KeyCollision:
+    """The KeyCollision of an id refused by the unique key although it is not stored."""
+    stored = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT external_id FROM {UsageRecord._meta.db_table}, (SELECT %s::text s, %s::text i) k "
+                           f"WHERE {natural_key_hash()} = {natural_key_hash('s', 'i')} AND project_id = %s "
+                           "AND day = %s AND NOT (source = s AND external_id = i) LIMIT 1",
+                           [source, external_id, project.pk, day])
+            stored = next(iter(cursor.fetchone() or ()), None)
+    return KeyCollision(project_id=project.pk, source=source, external_id=external_id, day=day, stored=stored)
 
 
 def _insert(rows: list[Row]) -> None:
@@ -524,12 +598,15 @@ def _adapter(field) -> Callable | None:
     return None
 
 
-def _token_rows_under(state: _MergeState, ext: str, chunk_rows: dict[str, Row]) -> bool:
+def _token_rows_under(state: _MergeState, ext: str, day: date, chunk_rows: dict[str, Row]) -> bool:
+    """Whether token rows of the cost row's day have keys under its key. Only that day's:
+    a cost row is a day's cost, and on PostgreSQL no index holds the keys' text (the natural
+    key holds their hash), so the lookup reads the day's records of the project."""
     prefix = ext + "|"
-    if any(k.startswith(prefix) and not r.metadata.get("cost_only") for k, r in chunk_rows.items()):
+    if any(k.startswith(prefix) and r.day == day and not r.metadata.get("cost_only") for k, r in chunk_rows.items()):
         return True
     return (
-        UsageRecord.objects.filter(project=state.project, source=state.source, external_id__startswith=prefix)
+        UsageRecord.objects.filter(project=state.project, day=day, source=state.source, external_id__startswith=prefix)
         .exclude(metadata__has_key="cost_only")
         .exists()
     )
@@ -542,7 +619,7 @@ def _cover_cost_rows(state: _MergeState, token_rows: list[Row], counts: Counts) 
         prefixes.update("|".join(parts[:n]) for n in range(1, len(parts)))
     prefixes = sorted(prefixes)
     for i in range(0, len(prefixes), 500):
-        for cost_row in state.cost_rows().filter(external_id__in=prefixes[i:i + 500]).exclude(
+        for cost_row in with_ids(state.cost_rows(), state.source, prefixes[i:i + 500]).exclude(
             metadata__has_key="covered"
         ):
             counts.replaced_cost_nano += cost_row.cost_nano or 0

@@ -103,6 +103,29 @@ class ImpliedIntegerField(models.BigIntegerField):
         return _ImpliedCol(self.model._meta.db_table, self)
 
 
+# PostgreSQL's natural key (migration 0018): a unique index on a 64-bit hash of
+# (source, external_id), the project and the day instead of their text, 24 B an entry
+# instead of ~60. Every lookup of ids goes through the hash (natural_key_hash) and compares
+# the text; two different ids of a project and day with the same hash are refused with
+# usage.ingest.KeyCollision, never taken for a duplicate. `{source}` and `{external_id}`
+# are SQL expressions. SQLite keeps the text unique constraint of UsageRecord.Meta.
+NATURAL_KEY_HASH = "hashtextextended({external_id}, hashtext({source}))"
+NATURAL_KEY_INDEX = "usage_record_natural_key"
+
+
+def natural_key_hash(source: str = "source", external_id: str = "external_id") -> str:
+    """SQL of the natural key's hash of these expressions (default: the table's columns)."""
+    return NATURAL_KEY_HASH.format(source=source, external_id=external_id)
+
+
+def natural_key_index_sql(table: str) -> str:
+    """CREATE the natural key's unique index on PostgreSQL (on a partitioned table's parent:
+    PostgreSQL makes it on each partition, and on each partition attached later). The hash
+    leads, then the project as 4 bytes: (int8, int4, date) packs into 16 B of key."""
+    return (f"CREATE UNIQUE INDEX {NATURAL_KEY_INDEX} ON {table} "
+            f"(({natural_key_hash()}), ((project_id)::integer), day)")
+
+
 LEDGER_METERED = "metered"
 LEDGER_BILLED = "billed"
 LEDGER_CHOICES = [(LEDGER_METERED, "Metered (app-side)"), (LEDGER_BILLED, "Billed (provider console)")]
@@ -179,11 +202,14 @@ class UsageRecord(models.Model):
     On PostgreSQL the table is range-partitioned by month on `day` (usage.partitions;
     primary key (id, day) in the database, `id` from one sequence). A unique key must then
     hold `day`, so the natural key below only refuses a same-day duplicate; an id re-sent
-    on another day is found by usage.ingest's lookup under per-id advisory locks. The
+    on another day is found by usage.ingest's lookup under per-id advisory locks. On
+    PostgreSQL the natural key is a unique index on a hash of the text (NATURAL_KEY_HASH,
+    migration 0018), not the constraint of Meta below, which SQLite keeps. The
     foreign keys have no database constraint: a partition attached while another
     transaction writes a project or an import job would wait for it (Django still cascades)."""
 
-    # no index of its own: every index of the table leads with the project
+    # no index of its own: the other indexes lead with the project (the natural key, with
+    # its hash on PostgreSQL)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="records", db_constraint=False,
                                 db_index=False)
     source = models.CharField(max_length=40)
