@@ -142,7 +142,7 @@ def load(project, n: int, overrides: dict[str, str] | None = None, *, keep_index
                               " * 1000 * r.mult)::bigint",
         "cost_no_batch_nano": "round((r.inp * r.r_in + r.rd * r.r_read + r.w5 * r.r_w5"
                               " + r.outp * r.r_out) * 1000)::bigint",
-        "metadata": "'{}'::jsonb",
+        "metadata": "NULL",  # {} (usage.models.EmptyAsNullJSONField)
         **(overrides or {}),
     }
     for field in UsageRecord._meta.concrete_fields:

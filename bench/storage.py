@@ -25,7 +25,7 @@ import dashboard  # noqa: E402  (bench/dashboard.py: settings for BENCH_DB, the 
 OVERRIDES = {
     "external_id": "'msg_01' || substr(md5(r.i::text), 1, 22)",
     "source": "'api'",
-    "metadata": "CASE WHEN r.i %% 10 = 0 THEN '{\"trace\": \"checkout\"}'::jsonb ELSE '{}'::jsonb END",
+    "metadata": "CASE WHEN r.i %% 10 = 0 THEN '{\"trace\": \"checkout\"}'::jsonb ELSE NULL END",  # {} is stored as NULL
 }
 
 

@@ -163,6 +163,8 @@ class Builder:
         return self._adapt
 
     def _metadata(self, metadata: dict):
+        if metadata == {}:
+            return None  # usage.models.EmptyAsNullJSONField
         return _JSONB_BINARY + json_bytes(metadata) if self.postgres else json.dumps(metadata)
 
     def _adapters(self) -> tuple[Callable, Callable]:

@@ -581,7 +581,8 @@ def _insert_plan(vendor: str) -> _InsertPlan:
 
 
 def _stored_values(fields: list) -> Callable:
-    """A row's values in column order as stored (usage.models.ImpliedIntegerField.storing)."""
+    """A row's values in column order as stored (usage.models.ImpliedIntegerField.storing:
+    implied counts and empty metadata as NULL)."""
     getter, stored = attrgetter(*(f.attname for f in fields)), ImpliedIntegerField.storing(fields)
     return lambda row: stored(getter(row))
 

@@ -64,15 +64,17 @@ class ImpliedIntegerField(models.BigIntegerField):
     def storing(fields: Sequence[models.Field]) -> Callable[[Sequence], list]:
         """What the tuple paths (usage.ingest's COPY, usage.bulk) write: a function of a row's
         values in `fields`' order to the values as stored, NULL for each ImpliedIntegerField
-        at its implied value, as pre_save() and get_db_prep_save() store a model's. A field
-        implied by another column needs that column among `fields`."""
+        at its implied value, as pre_save() and get_db_prep_save() store a model's, and NULL
+        for {} in an EmptyAsNullJSONField. A field implied by another column needs that
+        column among `fields`."""
         index = {f.attname: i for i, f in enumerate(fields)}
         implied = [(i, f.implied) for i, f in enumerate(fields) if isinstance(f, ImpliedIntegerField)]
+        implied += [(i, {}) for i, f in enumerate(fields) if isinstance(f, EmptyAsNullJSONField)]  # metadata
         if missing := {v for _, v in implied if isinstance(v, str) and v not in index}:
             raise ValueError(f"ImpliedIntegerField.storing: implied by columns not given: {sorted(missing)}")
         numbers = [(i, v) for i, v in implied if not isinstance(v, str)]
         others = [(i, index[v]) for i, v in implied if isinstance(v, str)]
-        if len(numbers) == len(fields):
+        if len(numbers) == len(fields) and all(isinstance(v, int) for _, v in numbers):
             # only counts (usage.bulk's per row): one C-level pass, {0: None}.get(count, count)
             nulls = [{v: None} for _, v in numbers]
             return lambda values: list(map(dict.get, nulls, values, values))
@@ -124,6 +126,33 @@ def natural_key_index_sql(table: str) -> str:
     leads, then the project as 4 bytes: (int8, int4, date) packs into 16 B of key."""
     return (f"CREATE UNIQUE INDEX {NATURAL_KEY_INDEX} ON {table} "
             f"(({natural_key_hash()}), ((project_id)::integer), day)")
+
+
+class EmptyAsNullJSONField(models.JSONField):
+    """A JSON object stored as NULL when empty ({}: most usage records' metadata, 5 B of
+    jsonb), read back as {}. A key of it (metadata__x) reads NULL either way, as it did
+    from {}; raw SQL over the column reads COALESCE(column, '{}')."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["null"] = True
+        kwargs.setdefault("default", dict)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        del kwargs["null"]
+        return name, path, args, kwargs
+
+    def get_db_prep_save(self, value, connection):
+        if isinstance(value, dict) and not value:
+            return None
+        return super().get_db_prep_save(value, connection)
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            # the column itself: {}; a key of it (a KeyTransform) stays NULL
+            return {} if isinstance(expression, Col) else None
+        return super().from_db_value(value, expression, connection)
 
 
 LEDGER_METERED = "metered"
@@ -245,7 +274,7 @@ class UsageRecord(models.Model):
     cost_no_batch_nano = ImpliedIntegerField(implied="cost_nano", blank=True)
     reported_cost_nano = models.BigIntegerField(null=True, blank=True)
     fees_nano = ImpliedIntegerField(help_text="The tool fees part of cost_nano")
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = EmptyAsNullJSONField(blank=True)  # {} stored as NULL
     import_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False,
                                    db_index=False)  # indexed where set (Meta)
 

@@ -24,6 +24,10 @@ def _stored(project, column):
         return dict(cursor.fetchall())
 
 
+def _null_metadata(project):
+    return {external_id: bool(null) for external_id, null in _stored(project, "metadata IS NULL").items()}
+
+
 def _ingest(project):
     record_usage(project=project, source="api", records=[
         Record(external_id="a", timestamp=WHEN, model="claude-sonnet-4-5", input_tokens=100, output_tokens=0),
@@ -106,3 +110,46 @@ def test_storing_nulls_the_implied_values_as_a_saved_record_does():
     assert counts((0, 7)) == [None, 7]
     with pytest.raises(ValueError, match="cost_nano"):
         ImpliedIntegerField.storing([fields["cost_no_cache_nano"]])
+
+
+def test_empty_metadata_is_stored_as_null_and_read_as_empty(project):
+    """usage.models.EmptyAsNullJSONField: {} is NULL in the table (each write path: the
+    ingest COPY, the import batches' COPY, save()), and every reader sees {}."""
+    record_usage(project=project, source="api", records=[
+        Record(external_id="a", timestamp=WHEN, model="claude-sonnet-4-5", input_tokens=100),
+        Record(external_id="b", timestamp=WHEN, model="claude-sonnet-4-5", input_tokens=5,
+               metadata={"trace": "checkout"}),
+    ])
+    UsageRecord.objects.create(project=project, source="api", external_id="c", timestamp=WHEN, day=DAY,
+                               model="claude-sonnet-4-5")
+    assert _null_metadata(project) == {"a": True, "b": False, "c": True}
+    records = UsageRecord.objects.filter(project=project).order_by("external_id")
+    assert [r.metadata for r in records] == [{}, {"trace": "checkout"}, {}]
+    assert list(records.values_list("metadata", flat=True)) == [{}, {"trace": "checkout"}, {}]
+    # a key reads NULL as it did from {}; has_key and its exclusion see the empty object
+    assert list(records.values_list("metadata__trace", flat=True)) == [None, "checkout", None]
+    assert list(records.filter(metadata__has_key="trace").values_list("external_id", flat=True)) == ["b"]
+    assert list(records.exclude(metadata__has_key="trace").values_list("external_id", flat=True)) == ["a", "c"]
+    assert list(records.exclude(metadata__trace="checkout").values_list("external_id", flat=True)) == ["a", "c"]
+    b = records.get(external_id="b")
+    b.metadata = {}
+    b.save(update_fields=["metadata"])
+    assert _null_metadata(project)["b"] is True
+
+
+def test_empty_metadata_of_an_import_batch_is_stored_as_null(project):
+    """The import fast path (usage.bulk's COPY of a batch's tuples) stores {} as NULL too."""
+    from billing.pricing.classes import BATCH_COUNTS
+    from usage.records import Batch
+
+    def shared(metadata):
+        return Record(external_id="", timestamp=WHEN, model="claude-sonnet-4-5", provider="anthropic",
+                      ledger="billed", requests=0, long_context=False, metadata=metadata)
+
+    counts = tuple(7 if name == "input_tokens" else 0 for name in BATCH_COUNTS)
+    empty, workspace = shared({}), shared({"workspace": "Prod"})
+    batch = Batch("usage.csv", [(empty, "k1", WHEN, DAY, counts, 2), (workspace, "k2", WHEN, DAY, counts, 3)])
+    result = record_usage(project=project, source="console", records=[], merge=True, batches=[batch])
+    assert result.accepted == 2
+    assert _null_metadata(project) == {"k1": True, "k2": False}
+    assert dict(UsageRecord.objects.values_list("external_id", "metadata")) == {"k1": {}, "k2": {"workspace": "Prod"}}
