@@ -5,6 +5,7 @@ reported (usage.ingest.KeyCollision), never dropped as a duplicate. The collisio
 forced with a test-only hash of the id's length, its index built in the test's
 transaction (rolled back after)."""
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -124,3 +125,18 @@ def test_0018_hashes_the_natural_key_of_a_table_with_records(project):
     again = record_usage(project=project, source="api", records=[event("req-1", day=9), event("req-3")])
     assert (again.accepted, again.duplicates) == (1, 1)
     assert sorted(UsageRecord.objects.values_list("external_id", flat=True)) == ["req-1", "req-2", "req-3"]
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+def test_the_api_answers_a_collision_with_409_naming_the_ids(api_client, project, colliding_hash):
+    def send(event_id):
+        body = {"id": event_id, "model": "gpt-4o", "timestamp": "2026-10-03T10:00:00Z",
+                "usage": {"prompt_tokens": 10, "completion_tokens": 1}}
+        return api_client.post("/api/v1/events", data=json.dumps(body), content_type="application/json")
+
+    assert send("req-a").status_code == 200
+    response = send("req-b")
+    assert response.status_code == 409, response.content
+    assert "'req-b'" in response.json()["detail"] and "'req-a'" in response.json()["detail"]
+    assert list(UsageRecord.objects.values_list("external_id", flat=True)) == ["req-a"]

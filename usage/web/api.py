@@ -22,7 +22,7 @@ from costwatch.tenant import throttle
 from costwatch.tenant.access import ingest_key, key_or_session, project_for
 from usage import bounds
 from usage.bounds import MAX_COUNT
-from usage.ingest import record_usage
+from usage.ingest import KeyCollision, record_usage
 from usage.records import (
     Record,
     UsageFormatError,
@@ -289,7 +289,7 @@ class IngestRejected(Exception):
 @router.post(
     "/events",
     auth=ingest_key,
-    response={200: IngestOut, 400: ErrorOut, 429: ErrorOut},
+    response={200: IngestOut, 400: ErrorOut, 409: ErrorOut, 429: ErrorOut},
     summary="Record LLM usage events",
     openapi_extra={
         "requestBody": {
@@ -329,6 +329,8 @@ def post_events(request):
     except bounds.OutOfBounds as exc:  # a computed cost out of bounds
         error = {"index": exc.origin, "field": API_NAMES.get(exc.field, exc.field), "message": exc.message}
         return Status(400, {"detail": "1 invalid field(s); nothing was stored", "errors": [error]})
+    except KeyCollision as exc:  # about once in 10^19 pairs of ids: the id can't be stored as it is
+        return Status(409, {"detail": str(exc), "errors": [{"field": "id", "message": str(exc)}]})
     return Status(200, {
         "accepted": counts.accepted,
         "duplicates": counts.duplicates,
