@@ -70,12 +70,17 @@ def _flush_usage_records_by_delete():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _no_collected_static(tmp_path_factory):
+def _test_settings(tmp_path_factory):
     """Tests link static files by their plain names, served from the app folders, whether or
-    not a `make demo` left a collected copy (hashed names) in ./staticfiles."""
+    not a `make demo` left a collected copy (hashed names) in ./staticfiles.
+
+    Passwords are hashed with MD5 (Django's advice for test suites): PBKDF2's 1,000,000
+    iterations took 0.5 s of CPU for each user a test creates and each password login, most
+    of a test's setup; logins still check the password, throttles still count failures."""
     from django.test.utils import override_settings
 
-    with override_settings(STATIC_ROOT=str(tmp_path_factory.mktemp("static"))):
+    with override_settings(STATIC_ROOT=str(tmp_path_factory.mktemp("static")),
+                           PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
 
 
