@@ -234,6 +234,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # publishing tries to connect once (a down broker answered each ingest after ~7 s of
     # retries); the worker's consumer reconnects by the broker_connection_* settings below
     "max_retries": 0,
+    # a worker sweeps the tasks of dead workers (unacked past the visibility timeout) back
+    # into the queue every this many seconds; kombu's default scans only every tenth sweep
+    # of 10 s, which left such a task waiting up to 100 s more
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 10),
+    "unacked_restore_throttle": 1,
 }
 # The worker survives broker loss: it reconnects (also at startup) and, with acks_late,
 # cancels the tasks it was running so that they are redelivered once the broker is back.

@@ -204,7 +204,7 @@ def test_worker_killed_mid_import_is_redelivered_and_imports_once(services, tmp_
             day, hour, key = 1 + i // 2400, (i // 100) % 24, i % 100
             out.write(f"2026-03-{day:02d} {hour:02d}:00,claude-haiku-4-5-20251001,key-{key},Default,standard,"
                       f"≤ 200k,1000,0,0,0,100,0,global,\n")
-    env = {"CELERY_VISIBILITY_TIMEOUT": 5, "IMPORT_HEARTBEAT_SECONDS": 1}
+    env = {"CELERY_VISIBILITY_TIMEOUT": 5, "CELERY_UNACKED_RESTORE_SECONDS": 1, "IMPORT_HEARTBEAT_SECONDS": 1}
     first = start("w1", **env)
     # Every record is written (uncommitted) before the import marks its days dirty: it
     # stops there, at the end of its transaction, and is killed.
@@ -238,7 +238,7 @@ def test_worker_killed_mid_rollup_is_redelivered_and_rolls_the_day_up(services, 
                       feature=f"f{i % 50}", end_user=f"u{i % 97}", input_tokens=1000 + i % 7, output_tokens=100)
                for i in range(3_000)]
     record_usage(project=project, source="api", records=records)  # queues the day's rollup
-    env = {"CELERY_VISIBILITY_TIMEOUT": 5}
+    env = {"CELERY_VISIBILITY_TIMEOUT": 5, "CELERY_UNACKED_RESTORE_SECONDS": 1}
     # The rollup holds the project's lock and has summed the day when it writes the
     # detailed rollup: it stops there, inside its transaction, and is killed.
     lock = TableLock(DailyUsage._meta.db_table)
