@@ -18,23 +18,28 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 PROBE = r"""
 import json, os, time
+from concurrent.futures import ThreadPoolExecutor
 import django
 django.setup()
 from django.test import Client
-client = Client(raise_request_exception=False)
-out = {}
-for name, method, path, extra in [
+REQUESTS = [
     ("ingest", "post", "/api/v1/events", {"data": '{"model": "gpt-4o", "input_tokens": 1}',
                                            "content_type": "application/json",
                                            "HTTP_AUTHORIZATION": "Bearer cw_live_x"}),
     ("spend", "get", "/api/v1/spend?start=2026-01-01&end=2026-01-31", {"HTTP_AUTHORIZATION": "Bearer cw_live_x"}),
     ("page", "post", "/login/", {"data": {"username": "demo", "password": "demo-password"}}),
     ("healthz", "get", "/healthz", {}),
-]:
+]
+
+def call(request):  # each on a thread (and a database connection) of its own, all at once
+    name, method, path, extra = request
     t = time.monotonic()
-    r = getattr(client, method)(path, **extra)
-    out[name] = {"status": r.status_code, "type": r["Content-Type"], "body": r.content.decode()[:300],
-                 "retry_after": r.get("Retry-After"), "seconds": time.monotonic() - t}
+    r = getattr(Client(raise_request_exception=False), method)(path, **extra)
+    return name, {"status": r.status_code, "type": r["Content-Type"], "body": r.content.decode()[:300],
+                  "retry_after": r.get("Retry-After"), "seconds": time.monotonic() - t}
+
+with ThreadPoolExecutor(len(REQUESTS)) as pool:
+    out = dict(pool.map(call, REQUESTS))
 print(json.dumps(out))
 """
 
