@@ -224,6 +224,7 @@ def test_the_beat_takes_marks_no_task_is_due_to_take(project, settings):
     assert oldest_mark_age(now=lost.dirty_since + timedelta(seconds=90)) >= 90
 
 
+@pytest.mark.services
 def test_rollup_leaves_the_callers_planner_settings(project):
     need(connection.vendor == "postgresql", "planner settings are PostgreSQL's")
     record_usage(project=project, source="api", records=records(10))
