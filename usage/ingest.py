@@ -356,7 +356,7 @@ def _merge_chunk(chunk: list[Record], *, state: _MergeState, counts: Counts, boo
             return
     existing = {
         r["external_id"]: r
-        for r in with_ids(UsageRecord.objects.filter(project=project), source, list(rows))
+        for r in with_ids(UsageRecord.objects.all(), project.pk, source, list(rows))
         .values("pk", "external_id", "day", "ledger", "metadata", *_FINGERPRINT)
     }
 
@@ -458,15 +458,21 @@ def _count_inserts(inserts: list[Row], state: _MergeState, counts: Counts) -> No
     counts.accepted += len(inserts)
 
 
-def with_ids(queryset, source: str, ids: list[str]):
-    """The records of the queryset with these external ids of this source. On PostgreSQL
-    the natural key's index holds their hash (usage.models.NATURAL_KEY_HASH): the hashes
-    of the ids, computed once by the server, find them, and the text rules out a collision."""
+def with_ids(queryset, project_id: int, source: str, ids: list[str]):
+    """The records of the queryset (not yet filtered by project) of this project with these
+    external ids of this source. On PostgreSQL the natural key's index holds their hash
+    (usage.models.NATURAL_KEY_HASH) and the project as an integer: the hashes of the ids,
+    computed once by the server, and `project_id::integer` find them, and the text rules
+    out a collision. The project is compared only as that integer: with a plain
+    `project_id =` a partition without statistics (autovacuum not run yet) was planned as a
+    bitmap AND with the scan of all the project's rows in it (338 ms a batch at 24,000 rows;
+    this way 6 ms)."""
     queryset = queryset.filter(source=source, external_id__in=ids)
     if connection.vendor != "postgresql":
-        return queryset
-    return queryset.extra(where=[f"{natural_key_hash()} = ANY(ARRAY(SELECT {natural_key_hash('%s::text', 'i')} "
-                                 "FROM unnest(%s::text[]) i))"], params=[source, ids])
+        return queryset.filter(project_id=project_id)
+    return queryset.extra(where=["(project_id)::integer = %s",
+                                 f"{natural_key_hash()} = ANY(ARRAY(SELECT {natural_key_hash('%s::text', 'i')} "
+                                 "FROM unnest(%s::text[]) i))"], params=[project_id, source, ids])
 
 
 def _stored_ids(project: Project, source: str, ids: list[str]) -> list[str]:
@@ -482,7 +488,7 @@ def _stored_ids(project: Project, source: str, ids: list[str]) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT i FROM (SELECT i, {natural_key_hash('%s::text', 'i')} h FROM unnest(%s::text[]) i) ids "
                        f"CROSS JOIN LATERAL (SELECT FROM {UsageRecord._meta.db_table} WHERE {natural_key_hash()} = h "
-                       "AND project_id = %s AND source = %s AND external_id = i LIMIT 1) stored",
+                       "AND (project_id)::integer = %s AND source = %s AND external_id = i LIMIT 1) stored",
                        [source, ids, project.pk, source])
         return [external_id for (external_id,) in cursor.fetchall()]
 
@@ -520,7 +526,7 @@ def _collision(project: Project, source: str, external_id: str, day: date) -> Ke
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT external_id FROM {UsageRecord._meta.db_table}, (SELECT %s::text s, %s::text i) k "
-                           f"WHERE {natural_key_hash()} = {natural_key_hash('s', 'i')} AND project_id = %s "
+                           f"WHERE {natural_key_hash()} = {natural_key_hash('s', 'i')} AND (project_id)::integer = %s "
                            "AND day = %s AND NOT (source = s AND external_id = i) LIMIT 1",
                            [source, external_id, project.pk, day])
             stored = next(iter(cursor.fetchone() or ()), None)
@@ -620,7 +626,8 @@ def _cover_cost_rows(state: _MergeState, token_rows: list[Row], counts: Counts) 
         prefixes.update("|".join(parts[:n]) for n in range(1, len(parts)))
     prefixes = sorted(prefixes)
     for i in range(0, len(prefixes), 500):
-        for cost_row in with_ids(state.cost_rows(), state.source, prefixes[i:i + 500]).exclude(
+        for cost_row in with_ids(UsageRecord.objects.filter(metadata__cost_only=True), state.project.pk, state.source,
+                                prefixes[i:i + 500]).exclude(
             metadata__has_key="covered"
         ):
             counts.replaced_cost_nano += cost_row.cost_nano or 0
