@@ -124,14 +124,11 @@ class Builder:
             priced_model = book.resolve(model) or ""
         else:
             priced_model, provider = rates.model, provider or rates.provider
-            single = record.requests == 1
             try:
-                price = price_counts(
-                    rates, counts[:_TOKENS], counts[_TOOLS:], batch=record.batch, service_tier=record.service_tier,
-                    speed=speed, long_context=record.long_context if record.long_context is not None else (
-                        None if single else False),
-                    # time-of-day prices apply per request; an aggregate row spans hours
-                    when=ts if single else None, regional=book.is_regional(model, record.region))
+                price = price_request(
+                    rates, book, counts[:_TOKENS], counts[_TOOLS:], model=model, timestamp=ts,
+                    requests=record.requests, batch=record.batch, service_tier=record.service_tier, speed=speed,
+                    region=record.region, long_context=record.long_context, aggregate_long_context=False)
             except Unpriced:
                 price = None
         if price is None:
@@ -213,6 +210,20 @@ class Builder:
                 regional=self.book.is_regional(shared.model, shared.region))
         except Unpriced:
             return unpriced
+
+
+def price_request(rates, book: PriceBook, counts: Sequence[int], fee_counts: Sequence[int], *, model: str,
+                  timestamp, requests: int, batch: bool, service_tier: str, speed: str, region: str,
+                  long_context: bool | None, aggregate_long_context: bool) -> tuple:
+    """price_counts for one stored row (Builder.line's and usage.ingest.apply_price's rule):
+    a single request is priced at its own time of day and, unless long context is said, by
+    its size; a row of several requests spans hours and keeps `aggregate_long_context`.
+    Raises Unpriced."""
+    single = requests == 1
+    return price_counts(
+        rates, counts, fee_counts, batch=batch, service_tier=service_tier, speed=speed,
+        long_context=long_context if long_context is not None else (None if single else aggregate_long_context),
+        when=timestamp if single else None, regional=book.is_regional(model, region))
 
 
 _record_counts = attrgetter(*BATCH_COUNTS)  # a Record's (and a Row's) counts

@@ -16,7 +16,7 @@ from django.utils import timezone
 from psycopg.types.json import set_json_dumps
 
 from billing.pricing.classes import FEE_COLUMNS, RATE_CLASSES, TOKEN_COLUMNS
-from billing.pricing.rates import PriceBook, Unpriced, price_counts
+from billing.pricing.rates import PriceBook, Unpriced
 from costwatch import hooks
 from costwatch.tenant.models import Project
 from usage import bounds, bulk
@@ -162,22 +162,11 @@ def apply_price(row: UsageRecord, book: PriceBook, *, explicit_long_context: boo
     row.priced_model = _differing(rates.model, row.model)
     if not row.provider:
         row.provider = rates.provider
-    single = row.requests == 1
     try:
-        priced = price_counts(
-            rates,
-            _counts(row),
-            _fee_counts(row),
-            batch=row.batch,
-            service_tier=row.service_tier,
-            speed=row.speed,
-            long_context=explicit_long_context if explicit_long_context is not None else (
-                None if single else row.long_context
-            ),
-            # time-of-day prices apply per request; an aggregate row spans hours
-            when=row.timestamp if single else None,
-            regional=book.is_regional(row.model, row.region),
-        )
+        priced = bulk.price_request(
+            rates, book, _counts(row), _fee_counts(row), model=row.model, timestamp=row.timestamp,
+            requests=row.requests, batch=row.batch, service_tier=row.service_tier, speed=row.speed,
+            region=row.region, long_context=explicit_long_context, aggregate_long_context=row.long_context)
     except Unpriced:
         row.cost_nano = row.cost_no_cache_nano = row.cost_no_batch_nano = None
         return False
