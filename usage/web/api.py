@@ -186,20 +186,23 @@ class ErrorOut(Schema):
 
 def _event_to_record(event: EventIn, now: datetime) -> Record:
     provider = event.provider or guess_provider(event.model)
-    if event.usage is not None:
-        tokens, detected = normalize_usage(event.usage, provider)
+    usage = event.usage
+    if usage is not None:
+        tokens, detected = normalize_usage(usage, provider)
         provider = provider or detected
-        service_tier = event.service_tier or str(event.usage.get("service_tier") or "")
-        speed = event.speed or str(event.usage.get("speed") or "")
-        region = event.region or str(event.usage.get("inference_geo") or "")
+        service_tier = event.service_tier or str(usage.get("service_tier") or "")
+        speed = event.speed or str(usage.get("speed") or "")
+        region = event.region or str(usage.get("inference_geo") or "")
     else:
         tokens = {f: getattr(event, f) or 0 for f in TOKEN_FIELDS}
         service_tier, speed, region = event.service_tier, event.speed, event.region
     if event.output is not None:
         tokens.update(count_tool_calls(event.output))
-    tokens.update({f: getattr(event, f) for f in FEE_COLUMNS if getattr(event, f) is not None})
+    fees = _fee_fields(event)
+    if fees != _NO_FEES:  # most events give none: no dict of them
+        tokens.update({f: n for f, n in zip(FEE_COLUMNS, fees, strict=True) if n is not None})
     ts = event.timestamp or now
-    if timezone.is_naive(ts):
+    if ts.utcoffset() is None:  # naive (timezone.is_naive)
         ts = ts.replace(tzinfo=UTC)
     if (problem := bounds.time_problem(ts, now)) is not None:
         raise UsageFormatError(f"timestamp: {problem}")
@@ -218,6 +221,10 @@ def _event_to_record(event: EventIn, now: datetime) -> Record:
         metadata=event.metadata,
         **tokens,
     )
+
+
+_fee_fields = attrgetter(*FEE_COLUMNS)
+_NO_FEES = (None,) * len(FEE_COLUMNS)
 
 
 # Record fields the API names differently
