@@ -29,16 +29,17 @@ from collections.abc import Callable
 from datetime import date
 
 from django.conf import settings
-from django.core.cache import caches
 from django.contrib.messages import get_messages
+from django.core.cache import caches
 from django.db import router
+from django.db.models import Exists, OuterRef
 from django.middleware.csrf import get_token
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from costwatch.tenant import generation
 from costwatch.tenant.models import Project
-from usage.models import DailyModelUsage
+from usage.models import DailyModelUsage, DirtyDay, UsageRecord
 from usage.reports.queries import prices_version
 
 
@@ -84,7 +85,7 @@ MARKERS = {"csrf_token": CSRF, "user": _Someone(), "CSP_NONCE": NONCE}
 
 
 def page_html(request, project: Project, page: str, today: date, template: str,
-              render: Callable[[dict], str]) -> str:
+              render: Callable[[dict], str], *, variant: tuple = ()) -> str:
     """The page `template` renders for this request: render(MARKERS) (the HTML with the
     markers in) from the cache when an entry with the same key exists, the markers then
     replaced by this request's CSRF token, user name and CSP nonce. render(context) renders
@@ -93,13 +94,33 @@ def page_html(request, project: Project, page: str, today: date, template: str,
     if seconds <= 0 or len(get_messages(request)):
         return render({})
     # what the template reads from the request besides the query (in the key already)
-    variant = ("html", template, request.path, request.build_absolute_uri("/"), project.slug, project.name)
+    variant = ("html", template, request.path, request.build_absolute_uri("/"), project.slug, project.name,
+               *variant)
     cached = _single_flight(page_key(page, project, request, today, variant=variant),
                             lambda: render(MARKERS), seconds)
     out = cached.replace(CSRF, get_token(request)).replace(USERNAME, escape(request.user.get_username()))
     if NONCE in out:
         out = out.replace(NONCE, escape(getattr(request, "csp_nonce", "")))
     return out
+
+
+def settled_generation(project: Project, *, ledger: str, start: date, end: date) -> int | None:
+    """The project's page generation if no raw record of `ledger` in [start, end] is waiting
+    for its rollup (no DirtyDay mark there), else None: the raw records of that range are
+    then those of the generation, and a page read from them (the Records page) may be
+    cached under it. Both are read in one statement, so in one snapshot: a record committed
+    before it either still has its mark, or was rolled up in a transaction that cleared
+    the mark and bumped the generation to at most the one returned, so every entry
+    built under that generation was read after the record's commit. Every write of the
+    records' shown values marks its days (the rollups need it too)."""
+    using = router.db_for_read(UsageRecord) or "default"
+    waiting = DirtyDay.objects.using(using).filter(project_id=OuterRef("pk"), ledger=ledger,
+                                                    day__gte=start, day__lte=end)
+    row = (Project.objects.using(using).filter(pk=project.pk).annotate(waiting=Exists(waiting))
+           .values_list("page_generation", "waiting").first())
+    if row is None or row[1]:
+        return None
+    return row[0]
 
 
 BUILD_SECONDS = 30  # how long a lock holds a cold key for its builder

@@ -5,6 +5,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import connection
 from django.db.models import BooleanField, Q
@@ -430,10 +431,27 @@ def records_queryset(project: Project, f: Filters, request):
 
 
 def records(request, slug: str):
+    """The raw records, read live (an ingest shows before its rollup); the rendered page is
+    cached only while no record of its range waits for a rollup (pagecache.settled_generation)."""
     project = project_for_user(request, slug)
     today = clock.utc_today()
     f = Filters.from_request(request, project, today=today)
     qs, one_day = records_queryset(project, f, request)
+    template = _template(request, "usage/records.html")
+
+    def render_page(extra: dict) -> str:
+        return render_to_string(template, {**_records_context(request, project, f, today, qs, one_day), **extra},
+                                request)
+
+    settled = (pagecache.settled_generation(project, ledger=f.ledger, start=one_day or f.start, end=one_day or f.end)
+               if settings.PAGE_CACHE_SECONDS > 0 else None)
+    if settled is None:
+        return HttpResponse(render_page({}))
+    return HttpResponse(pagecache.page_html(request, project, "records", today, template, render_page,
+                                            variant=("settled", settled, raw_horizon())))
+
+
+def _records_context(request, project: Project, f: Filters, today: date, qs, one_day: date | None) -> dict:
     try:
         number = max(1, int(request.GET.get("page", "1")))
     except ValueError:
@@ -468,7 +486,7 @@ def records(request, slug: str):
     if one_day:
         context["hours"] = hourly(qs, one_day)
         context["fig_hourly"] = charts.hourly_cost(context["hours"])
-    return _render(request, "usage/records.html", context)
+    return context
 
 
 def _cursor(record: UsageRecord) -> str:

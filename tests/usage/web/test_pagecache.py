@@ -272,3 +272,58 @@ def test_one_build_per_cold_key_the_others_wait_for_it(settings):
     assert pagecache._single_flight("page:k", build_here, 60) == "built there"
     assert pagecache._single_flight("page:new", lambda: "built here", 60) == "built here"
     assert cache.get("page:new:lock") is None  # released after the build
+
+
+def record_queries(client, url: str) -> tuple[str, int]:
+    """The page, and how many of its queries read the raw records."""
+    with CaptureQueriesContext(connection) as queries_made:
+        page = html(client.get(url))
+    return page, sum("usage_usagerecord" in q["sql"] for q in queries_made.captured_queries)
+
+
+def test_the_records_page_is_cached_only_while_no_record_of_its_range_waits_for_a_rollup(
+        logged_in, project, settings, django_capture_on_commit_callbacks):
+    settings.PAGE_CACHE_SECONDS = 3600
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(project)
+    first, reads = record_queries(logged_in, "/p/acme/records/")
+    again, reads_again = record_queries(logged_in, "/p/acme/records/")
+    assert reads > 0 and reads_again == 0  # settled: the second one came from the cache
+    assert again == first
+
+    # a new record, its rollup not run yet (the on-commit task held back): the page reads
+    # live and shows it at once, also a second time
+    with django_capture_on_commit_callbacks(execute=False) as rollups:
+        record_usage(project=project, source="api", records=[
+            Record(external_id="fresh-1", timestamp=ts("2026-11-20", 16), model="claude-opus-4-1",
+                   feature="brand-new-feature", input_tokens=1000)])
+    for _ in range(2):
+        page, reads = record_queries(logged_in, "/p/acme/records/")
+        assert "brand-new-feature" in page and reads > 0
+    # a range without the waiting day stays cached
+    assert record_queries(logged_in, "/p/acme/records/?day=2026-11-03")[1] > 0
+    assert record_queries(logged_in, "/p/acme/records/?day=2026-11-03")[1] == 0
+
+    for callback in rollups:  # the rollup commits: the mark goes, the generation moves on
+        callback()
+    page, reads = record_queries(logged_in, "/p/acme/records/")
+    assert "brand-new-feature" in page and reads > 0
+    cached, reads = record_queries(logged_in, "/p/acme/records/")
+    assert cached == page and reads == 0
+    settings.PAGE_CACHE_SECONDS = 0
+    assert html(logged_in.get("/p/acme/records/")) == page  # what a live read shows
+
+
+def test_a_cached_records_page_is_never_another_ledgers_or_users(
+        logged_in, project, settings, django_user_model, django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    settings.PAGE_CACHE_SECONDS = 3600
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(project)
+    metered = html(logged_in.get("/p/acme/records/?ledger=metered"))
+    assert html(logged_in.get("/p/acme/records/?ledger=billed")) != metered
+    outsider = django_user_model.objects.create_user("outsider", password="pw-outsider-123")
+    other = Client()
+    other.force_login(outsider)
+    assert other.get("/p/acme/records/").status_code == 404  # scoping before the cache

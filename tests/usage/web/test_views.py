@@ -209,9 +209,11 @@ def test_records_paginate_without_counting(logged_in, project, django_capture_on
     assert [x.pk for x in r.context["records"]] == [x.pk for x in second]
 
 
-def test_records_keyset_pages_walk_forward_and_back(logged_in, project, django_capture_on_commit_callbacks):
+def test_records_keyset_pages_walk_forward_and_back(logged_in, project, settings,
+                                                    django_capture_on_commit_callbacks):
     """Three pages by `after` cursors, then back by `before` ones: the same rows, same order,
     also across records sharing a timestamp (the id breaks the tie)."""
+    settings.PAGE_CACHE_SECONDS = 0  # each page rendered, so its context is there to read
     from tests.usage.dashboard_data import ts
     from usage.ingest import record_usage
     from usage.records import Record
