@@ -21,6 +21,7 @@ def record(external_id, day=3):
                   input_tokens=100, output_tokens=10)
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 def test_the_server_reads_back_each_id_as_sent():
     need(connection.vendor == "postgresql", "id_rows is PostgreSQL's")
