@@ -13,7 +13,7 @@ The CPU time the web workers, the database's server processes and the Celery wor
 during the load, per event (from /proc), says what the machine sustains when it is not
 shared: on a loaded machine the events/s follow the load, the CPU per event much less.
 
-    .venv/bin/python bench/ingest.py [--batches 120] [--clients 4] [--workers 3]
+    .venv/bin/python bench/ingest.py [--batches 120] [--clients 4] [--workers clients+1]
         [--celery 1] [--eager] [--days 22] [--port 8104]
 
 --eager: no broker, rollups in-request (the embedded default). BENCH_DB names the database
@@ -206,13 +206,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=120)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn worker processes (default: clients + 1, so no batch waits for a worker)")
     parser.add_argument("--celery", type=int, default=1, help="Celery worker processes (solo pool each)")
     parser.add_argument("--eager", action="store_true", help="no broker: rollups in-request")
     parser.add_argument("--days", type=int, default=22, help="days the events spread over")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8104)))
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
+    args.workers = args.workers or args.clients + 1
     url = f"{PG}/{DB}"
 
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
