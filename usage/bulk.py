@@ -37,7 +37,7 @@ from django.db import IntegrityError, connection, transaction
 from billing.pricing.classes import BATCH_COUNTS
 from billing.pricing.rates import PriceBook, Unpriced, price_counts, price_counts_many
 from usage import bounds
-from usage.models import ImpliedIntegerField, UsageRecord
+from usage.models import ImpliedIntegerField, PendingRollup, UsageRecord
 from usage.records import Batch, Record
 
 # A row's columns: first those of its shared record (and the import), the same for every
@@ -294,21 +294,53 @@ class Writer:
 
 def store(tuples: list[tuple]) -> bool:
     """Store tuples (Builder's) in a savepoint, on this thread: False, and none stored, if
-    one's key is already stored."""
+    one's key is already stored. On PostgreSQL with their PendingRollup ranges (numbered(),
+    usage.rollups): the caller marks their days with mark_dirty(full=False)."""
     if connection.vendor != "postgresql":
         return _insert(tuples)
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        return _copy(connection.connection, tuples)
+        return _copy(connection.connection, tuples, ranged=True)
 
 
-def _copy(raw, tuples: list[tuple]) -> bool:
+# The record id sequence's increment on PostgreSQL (migration 0020): a nextval is a block
+# of this many ids that no other nextval hands out.
+ID_BLOCK = 1024
+
+
+def numbered(cursor, tuples: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """The tuples with an id in front, from blocks of the id sequence, ordered by (day,
+    ledger) so that each (day, ledger) of a block is one range of ids; and those ranges as
+    PendingRollup rows (project, day, ledger, first id, last id)."""
+    at_day, at_ledger = len(SHARED_COLUMNS) + ROW_COLUMNS.index("day"), SHARED_COLUMNS.index("ledger")
+    cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                   [UsageRecord._meta.db_table, -(-len(tuples) // ID_BLOCK)])
+    starts = [start for (start,) in cursor.fetchall()]
+    rows, ranges = [], []
+    last = key = None
+    for n, line in enumerate(sorted(tuples, key=lambda line: (line[at_day], line[at_ledger]))):
+        block, offset = divmod(n, ID_BLOCK)
+        record_id = starts[block] + offset
+        line_key = (line[0], line[at_day], line[at_ledger])
+        if line_key == key and record_id == last + 1:
+            ranges[-1][-1] = record_id
+        else:
+            ranges.append([*line_key, record_id, record_id])
+        key, last = line_key, record_id
+        rows.append((record_id, *line))
+    return rows, [tuple(r) for r in ranges]
+
+
+def _copy(raw, tuples: list[tuple], *, ranged: bool = False) -> bool:
     plan = _plan("postgresql")
     with raw.cursor() as cursor:
         cursor.execute(f"SAVEPOINT {Writer.SAVEPOINT}")
+        ranges = None
+        if ranged:
+            tuples, ranges = numbered(cursor, tuples)
         try:
-            with cursor.copy(plan.sql) as copy:
-                copy.set_types(plan.types)
+            with cursor.copy(plan.numbered_sql if ranged else plan.sql) as copy:
+                copy.set_types(["bigint", *plan.types] if ranged else plan.types)
                 write = copy.write_row
                 for line in tuples:
                     write(line)
@@ -316,6 +348,10 @@ def _copy(raw, tuples: list[tuple]) -> bool:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {Writer.SAVEPOINT}")
             cursor.execute(f"RELEASE SAVEPOINT {Writer.SAVEPOINT}")
             return False
+        if ranges:
+            cursor.execute(f"INSERT INTO {PendingRollup._meta.db_table} (project_id, day, ledger, first_id, last_id) "
+                           f"VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(ranges))}",
+                           [v for r in ranges for v in r])
         cursor.execute(f"RELEASE SAVEPOINT {Writer.SAVEPOINT}")
         return True
 
@@ -332,6 +368,7 @@ def _insert(tuples: list[tuple]) -> bool:
 @dataclass(frozen=True)
 class _Plan:
     sql: str
+    numbered_sql: str  # PostgreSQL: the COPY with the id first (numbered())
     types: list[str]  # PostgreSQL: the columns' types, for the binary COPY
     # the values as stored (usage.models.ImpliedIntegerField.storing): of SHARED_COLUMNS,
     # of BATCH_COUNTS and of a price (cost, no cache, no batch, long context, fees)
@@ -355,8 +392,9 @@ def _plan(vendor: str) -> _Plan:
         # jsonb goes as the bytes of its binary format (_JSONB_BINARY, Builder._metadata), made
         # once per shared record: psycopg's jsonb dumper is Python, a call per row (0.3 µs of ~17)
         types = ["bytea" if (t := copy_type(fields[name])) == "jsonb" else t for name in names]
-        return _Plan(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)", types, **common)
-    return _Plan(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(names))})", [], **common)
+        return _Plan(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)",
+                     f"COPY {table} (id, {columns}) FROM STDIN (FORMAT BINARY)", types, **common)
+    return _Plan(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(names))})", "", [], **common)
 
 
 _JSONB_BINARY = b"\x01"  # jsonb's binary format: this version byte, then the JSON text

@@ -264,7 +264,8 @@ def record_usage(
             counts.cost_nano += sum(filter(None, costs))
             if on_progress:
                 on_progress(len(chunk))
-        mark_dirty(project_id=project.pk, days=counts.days)
+        # every record above went through bulk.store: in PendingRollup ranges on PostgreSQL
+        mark_dirty(project_id=project.pk, days=counts.days, full=False)
     return counts
 
 
@@ -627,7 +628,7 @@ def _cover_cost_rows(state: _MergeState, token_rows: list[Row], counts: Counts) 
                                          "metadata"])
 
 
-def mark_dirty(*, project_id: int, days: Iterable[tuple[date, str]]) -> None:
+def mark_dirty(*, project_id: int, days: Iterable[tuple[date, str]], full: bool = True) -> None:
     """Record stale (day, ledger) rollups in the DB and, after commit, queue a rollup of the
     marks no rollup is queued for yet (DirtyDay: a day dirtied again meanwhile only moves
     `marked_at`, so many ingests of a day cost one recompute per interval).
@@ -635,7 +636,11 @@ def mark_dirty(*, project_id: int, days: Iterable[tuple[date, str]]) -> None:
     One upsert per 500 marks (PostgreSQL and SQLite alike; the ORM's bulk_create, a read of
     the unclaimed marks and their update took 4.5 ms of an ingest batch's 22 days): a new
     mark is created claimed (`queued_at` = now), an unclaimed one is claimed, a claimed one
-    only moves `marked_at`; RETURNING tells which this transaction claimed."""
+    only moves `marked_at`; RETURNING tells which this transaction claimed.
+
+    `full=False`: every record this transaction wrote on those days is in a PendingRollup
+    range (usage.bulk.store on PostgreSQL), so the pass may add them to the day's rollups
+    instead of recomputing it (usage.rollups); a mark stays full once a write said so."""
     # Sorted, so concurrent ingests lock the marks in the same order (no deadlock).
     marks = sorted(days)
     if not marks:
@@ -644,6 +649,7 @@ def mark_dirty(*, project_id: int, days: Iterable[tuple[date, str]]) -> None:
     ops = connection.ops
     at = ops.adapt_datetimefield_value(now)
     due = ops.adapt_datetimefield_value(now + timedelta(seconds=settings.ROLLUP_COALESCE_SECONDS))
+    full_since = at if full or connection.vendor != "postgresql" else None
     table = DirtyDay._meta.db_table
     claimed = []
     with connection.cursor() as cursor:
@@ -651,11 +657,12 @@ def mark_dirty(*, project_id: int, days: Iterable[tuple[date, str]]) -> None:
             chunk = marks[i:i + 500]
             cursor.execute(
                 f"INSERT INTO {table} (project_id, day, ledger, marked_at, dirty_since, due_at, queued_at, "
-                f"attempts, error) VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s, 0, %s)'] * len(chunk))} "
+                f"attempts, error, full_since) VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s, 0, %s, %s)'] * len(chunk))} "
                 "ON CONFLICT (project_id, day, ledger) DO UPDATE SET marked_at = EXCLUDED.marked_at, "
-                f"queued_at = COALESCE({table}.queued_at, EXCLUDED.queued_at) RETURNING day, ledger, due_at, queued_at",
+                f"queued_at = COALESCE({table}.queued_at, EXCLUDED.queued_at), "
+                f"full_since = COALESCE(EXCLUDED.full_since, {table}.full_since) RETURNING day, ledger, due_at, queued_at",
                 [v for day, ledger in chunk for v in (project_id, ops.adapt_datefield_value(day), ledger, at, at, due,
-                                                       at, "")])
+                                                       at, "", full_since)])
             claimed += [(day, ledger, _aware(due_at)) for day, ledger, due_at, queued_at in cursor.fetchall()
                         if _aware(queued_at) == now]
     for day, ledger, due_at in claimed:

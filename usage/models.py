@@ -477,6 +477,10 @@ class DirtyDay(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     retry_at = models.DateTimeField(null=True, blank=True)
+    # The mark of the last write that needs the day recomputed from its raw records (NULL:
+    # every write since the last pass left PendingRollup ranges, which a pass adds on; see
+    # usage.rollups). Set by default: a full recompute is always right.
+    full_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -485,3 +489,26 @@ class DirtyDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.ledger}"
+
+
+class PendingRollup(models.Model):
+    """Records of a (project, day, ledger) that no rollup holds yet, as a range of ids:
+    PostgreSQL's ingest API batches write one per (day, ledger) and block of ids they took
+    (usage.bulk.store), in the transaction that stores the records, so a committed range
+    always names committed records. A rollup pass deletes the ranges of its day and adds
+    their records' sums in one statement (one snapshot: a range committed later stays for
+    the next pass); a full recompute of the day deletes them in the statement that reads the
+    day's raw records (usage.rollups)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_constraint=False,
+                                db_index=False)
+    day = models.DateField()
+    ledger = models.CharField(max_length=8, choices=LEDGER_CHOICES)
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "day", "ledger"], name="pending_rollup_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.ledger} {self.first_id}-{self.last_id}"

@@ -87,7 +87,15 @@ def test_manage_rollup_goes_on_past_a_failing_day(project, capsys):
 
 
 def test_ingest_rollup_failure_does_not_fail_the_request(api_client, project, django_capture_on_commit_callbacks):
-    poison(project, mark=False)  # the ingest below makes the mark and runs its rollup
+    # A row that bypasses the write path's bounds, rolled up: the day's input tokens are
+    # all that a 64-bit integer holds, so adding the ingest below overflows,
+    # whether its pass recomputes the day or (PostgreSQL) adds the new record to it.
+    ensure_partitions([DAY])
+    UsageRecord.objects.create(project=project, source="api", external_id="big", day=DAY, model="no-such-model-x",
+                               timestamp=datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=UTC),
+                               input_tokens=2**63 - 1)
+    mark_dirty(project_id=project.pk, days=[(DAY, "metered")])
+    assert rollup_dirty() == 1
     body = '{"model": "gpt-4o", "timestamp": "2026-11-02T10:00:00Z", "input_tokens": 1}'
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post("/api/v1/events", data=body, content_type="application/json")

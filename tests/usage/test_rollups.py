@@ -193,8 +193,8 @@ def test_a_mark_moved_during_the_rollup_gets_one_more_pass(project, monkeypatch)
     real = rollups._recompute
     passes = []
 
-    def recompute_while_ingest_commits(project_id, day, ledger):
-        real(project_id, day, ledger)
+    def recompute_while_ingest_commits(project_id, day, ledger, **kwargs):
+        real(project_id, day, ledger, **kwargs)
         passes.append(day)
         if len(passes) == 1:
             record_usage(project=project, source="api", records=records(7, seed=8))

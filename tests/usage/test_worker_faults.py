@@ -134,11 +134,11 @@ class TableLock:
         self.conn.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
 
     def waiting(self) -> bool:
-        """Whether another backend waits for this lock with a statement on the table."""
-        self.conn.execute("SELECT pg_stat_clear_snapshot()")  # a fresh view inside the lock's transaction
+        """Whether another backend waits for a lock on the table (pg_locks: a statement's
+        text in pg_stat_activity is cut at 1 KB, before a long one names the table)."""
         row = self.conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
-            "AND query ILIKE %s", [f"%{self.table}%"]).fetchone()
+            "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted AND pid <> pg_backend_pid()",
+            [self.table]).fetchone()
         return row[0] > 0
 
     def release(self) -> None:
