@@ -309,26 +309,32 @@ ID_BLOCK = 1024
 
 
 def numbered(cursor, tuples: list[tuple]) -> tuple[list[tuple], list[tuple]]:
-    """The tuples with an id in front, from blocks of the id sequence, ordered by (day,
+    """The tuples with an id in front, from blocks of the id sequence, grouped by (day,
     ledger) so that each (day, ledger) of a block is one range of ids; and those ranges as
     PendingRollup rows (project, day, ledger, first id, last id)."""
     at_day, at_ledger = len(SHARED_COLUMNS) + ROW_COLUMNS.index("day"), SHARED_COLUMNS.index("ledger")
     cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
                    [UsageRecord._meta.db_table, -(-len(tuples) // ID_BLOCK)])
     starts = [start for (start,) in cursor.fetchall()]
+    groups: dict[tuple, list[tuple]] = {}
+    for line in tuples:
+        key = (line[0], line[at_day], line[at_ledger])
+        try:
+            groups[key].append(line)
+        except KeyError:
+            groups[key] = [line]
     rows, ranges = [], []
-    last = key = None
-    for n, line in enumerate(sorted(tuples, key=lambda line: (line[at_day], line[at_ledger]))):
-        block, offset = divmod(n, ID_BLOCK)
-        record_id = starts[block] + offset
-        line_key = (line[0], line[at_day], line[at_ledger])
-        if line_key == key and record_id == last + 1:
-            ranges[-1][-1] = record_id
-        else:
-            ranges.append([*line_key, record_id, record_id])
-        key, last = line_key, record_id
-        rows.append((record_id, *line))
-    return rows, [tuple(r) for r in ranges]
+    done = 0  # ids handed out
+    for key, lines in groups.items():
+        at = 0
+        while at < len(lines):
+            block, offset = divmod(done, ID_BLOCK)
+            first, take = starts[block] + offset, min(len(lines) - at, ID_BLOCK - offset)
+            rows += [(first + i, *line) for i, line in enumerate(lines[at:at + take])]
+            ranges.append((*key, first, first + take - 1))
+            at += take
+            done += take
+    return rows, ranges
 
 
 def _copy(raw, tuples: list[tuple], *, ranged: bool = False) -> bool:
