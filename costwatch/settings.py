@@ -252,7 +252,7 @@ BROKER_BACKOFF_SECONDS = env_int("BROKER_BACKOFF_SECONDS", 10)
 CELERY_TIMEZONE = "UTC"
 # Rollups coalesce (usage.tasks.rollup_day): a dirty day is recomputed at most once per
 # this many seconds on a worker; the beat catch-up takes marks whose task is this late.
-ROLLUP_COALESCE_SECONDS = env_int("ROLLUP_COALESCE_SECONDS", 5)
+ROLLUP_COALESCE_SECONDS = env_int("ROLLUP_COALESCE_SECONDS", 10)
 ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 60)
 # PostgreSQL work_mem of a rollup's transaction: a big day's GROUP BY hashed in memory.
 ROLLUP_WORK_MEM = env_str("ROLLUP_WORK_MEM", "256MB")
