@@ -208,18 +208,20 @@ def roll_up(project) -> None:
 
     from costwatch.tenant import generation
     from usage import rollups
-    from usage.models import DailyModelUsage, DailyUsage
+    from usage.models import DailyModelUsage, DailyUsage, UsageRecord
 
     one_day = "WHERE project_id = %s AND day = %s AND ledger = %s"
-    detail, coarse = rollups._detail_sql(), rollups._coarse_sql()
-    assert one_day in detail and one_day in coarse, "usage.rollups SQL changed shape"
+    coarse = rollups._coarse_sql()
+    assert one_day in coarse, "usage.rollups SQL changed shape"
+    # the detail rollup's SELECT without its PendingRollup cleanup (the bench writes none)
+    detail = (f"INSERT INTO {DailyUsage._meta.db_table} ({rollups._daily_columns()}) "
+              + rollups._detail_select(UsageRecord._meta.db_table, "project_id = %s AND ledger = %s"))
     t0 = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit = off")
         cursor.execute("SET work_mem = '256MB'")
-        for sql in (detail, coarse):
-            cursor.execute(sql.replace(one_day, "WHERE project_id = %s AND ledger = %s"),
-                           [project.pk, "metered"])
+        cursor.execute(detail, [project.pk, "metered"])
+        cursor.execute(coarse.replace(one_day, "WHERE project_id = %s AND ledger = %s"), [project.pk, "metered"])
         cursor.execute("RESET work_mem")
         # rollup_day writes a day at a time, so a day's rows sit together on disk; one big
         # GROUP BY writes them in hash order. CLUSTER restores the production layout.
@@ -298,6 +300,9 @@ def prepare(n: int, rebuild: bool, cluster: bool = False):
         DailyUsage.objects.filter(project=project).delete()
         DailyModelUsage.objects.filter(project=project).delete()
         load(project, n)
+        roll_up(project)
+    elif not DailyModelUsage.objects.filter(project=project).exists():  # a build stopped before its rollups
+        print(f"rolling up {slug}", flush=True)
         roll_up(project)
     elif cluster:
         from django.db import connection
