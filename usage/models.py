@@ -479,7 +479,7 @@ class DirtyDay(models.Model):
     retry_at = models.DateTimeField(null=True, blank=True)
     # The mark of the last write that needs the day recomputed from its raw records (NULL:
     # every write since the last pass left PendingRollup ranges, which a pass adds on; see
-    # usage.rollups). Set by default: a full recompute is always right.
+    # usage.rollups). mark_dirty sets it unless told otherwise: a full recompute is always right.
     full_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -495,10 +495,10 @@ class PendingRollup(models.Model):
     """Records of a (project, day, ledger) that no rollup holds yet, as a range of ids:
     PostgreSQL's ingest API batches write one per (day, ledger) and block of ids they took
     (usage.bulk.store), in the transaction that stores the records, so a committed range
-    always names committed records. A rollup pass deletes the ranges of its day and adds
-    their records' sums in one statement (one snapshot: a range committed later stays for
-    the next pass); a full recompute of the day deletes them in the statement that reads the
-    day's raw records (usage.rollups)."""
+    always names committed records. A rollup pass deletes the committed ranges of its day
+    (a range committed later stays for the next pass) and then adds their records' sums; a
+    full recompute of the day deletes them in the statement that reads the day's raw
+    records, so both see the same snapshot (usage.rollups)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_constraint=False,
                                 db_index=False)
