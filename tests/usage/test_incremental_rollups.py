@@ -167,3 +167,23 @@ def test_a_batch_committing_during_a_pass_is_added_once(project, full):
     passed = rollup_rows(project)
     rollup_all(project_id=project.pk)
     assert rollup_rows(project) == passed
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+def test_ranges_of_a_day_past_the_retention_horizon_are_dropped_not_added(project, settings):
+    """The raw records of a day whose ranges wait are dropped by retention: its pass adds
+    nothing (no half rollup) and the ranges go, as the day's mark does."""
+    from usage.retention import drop_expired
+
+    need(connection.vendor == "postgresql", "incremental rollups are PostgreSQL's")
+    august = date(2026, 8, 14)
+    record_usage(project=project, source="api", records=[
+        Record(external_id=f"aug-{i}", timestamp=datetime(2026, 8, 14, 10, tzinfo=UTC), model="gpt-4o",
+               input_tokens=1000, output_tokens=100) for i in range(3)])
+    assert PendingRollup.objects.filter(project=project, day=august).exists()
+    settings.USAGE_RAW_RETENTION_MONTHS = 3  # horizon 2026-09-01
+    assert date(2026, 8, 1) in drop_expired(today=date(2026, 12, 2))
+    pass_each_mark(project)
+    assert not PendingRollup.objects.exists() and not DirtyDay.objects.exists()
+    assert not DailyUsage.objects.filter(project=project, day=august).exists()
