@@ -254,9 +254,9 @@ def _mark(project_id: int, day: date, ledger: str) -> dict | None:
 
 def _recompute(project_id: int, day: date, ledger: str, *, full: bool = True) -> None:
     """The day's rollups from its raw records (`full`), or (PostgreSQL, a mark without
-    full_since) its DailyUsage rows plus the records of its PendingRollup ranges, then the
-    coarser rollups from DailyUsage: a pass under sustained ingest reads only the records
-    since the last pass, not the whole day again (bench/ingest.py)."""
+    full_since) the records of its PendingRollup ranges added to each of its rollups
+    (_pending_sql): a pass under sustained ingest reads only the records since the last
+    pass, not the whole day again (bench/ingest.py)."""
     if (horizon := raw_horizon()) is not None and day < horizon:
         # its raw records are dropped (usage.retention): recomputing would wipe its rollups
         logger.info("rollup of project %s, %s %s skipped: before the raw retention horizon %s",
