@@ -67,10 +67,7 @@ def _detail_sql() -> str:
     the next pass (which adds its records, not read here). Parameters: project, day,
     ledger (twice on PostgreSQL)."""
     daily, raw = DailyUsage._meta.db_table, UsageRecord._meta.db_table
-    taken = ""
-    if connection.vendor == "postgresql":
-        taken = (f"WITH taken AS (DELETE FROM {PendingRollup._meta.db_table} "
-                 "WHERE project_id = %s AND day = %s AND ledger = %s) ")
+    taken = f"WITH taken AS ({_take_sql()}) " if connection.vendor == "postgresql" else ""
     return (f"{taken}INSERT INTO {daily} ({_daily_columns()}) "
             + _detail_select(raw, "project_id = %s AND day = %s AND ledger = %s"))
 
@@ -109,7 +106,7 @@ def _pending_sql() -> str:
     The records are found by their ids alone, behind OFFSET 0 (the other conditions stay
     out of it): the planner's guess of one record per project and day (a partition without
     statistics) otherwise read the whole day through an index on (project, ledger, day)
-    for each range; and the tables' rows are joined to the sums hashed (_add_rows turns
+    for each range; and the tables' rows are joined to the sums hashed (_recompute turns
     nested loops off; nested, 130 s in bench/ingest.py). Named parameters: firsts, lasts
     (bigint[]), project, day, ledger and, for each span, block_<span> (its first day)."""
     daily, raw = DailyUsage._meta.db_table, UsageRecord._meta.db_table
@@ -139,13 +136,18 @@ def _pending_sql() -> str:
     """
 
 
+def _take_sql() -> str:
+    """Delete a (project, day, ledger)'s committed PendingRollup ranges. Parameters:
+    project, day, ledger."""
+    return f"DELETE FROM {PendingRollup._meta.db_table} WHERE project_id = %s AND day = %s AND ledger = %s"
+
+
 def take_pending(project_id: int, day: date, ledger: str) -> list[tuple[int, int]]:
     """Delete the committed PendingRollup ranges of a (project, day, ledger) and answer
     them (first id, last id). Their records are committed (same transaction), so a later
     statement of this transaction reads them all."""
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {PendingRollup._meta.db_table} WHERE project_id = %s AND day = %s "
-                       "AND ledger = %s RETURNING first_id, last_id", [project_id, day, ledger])
+        cursor.execute(f"{_take_sql()} RETURNING first_id, last_id", [project_id, day, ledger])
         return cursor.fetchall()
 
 
@@ -271,7 +273,9 @@ def _recompute(project_id: int, day: date, ledger: str, *, full: bool = True) ->
         pending = take_pending(project_id, day, ledger)
         if not pending:
             return  # a pass before this one took them: nothing changed
-        with _hashed_aggregates():
+        # nested loops off: the day's rollup rows are joined to the sums hashed (_pending_sql);
+        # that makes every plan look costly, so JIT off too (it took 1.5 s to compile)
+        with _hashed_aggregates(enable_nestloop="off", jit="off"):
             _add_rows(project_id, day, ledger, pending)
     # the one place rollups are written: cached page data of the project is stale from the
     # commit of this transaction on (usage.web.pagecache)
@@ -279,52 +283,44 @@ def _recompute(project_id: int, day: date, ledger: str, *, full: bool = True) ->
 
 
 @contextlib.contextmanager
-def _hashed_aggregates():
+def _hashed_aggregates(**planner: str):
     """PostgreSQL: the rollup's GROUP BYs hashed in memory. The planner guesses many more
     groups than a day has and sorts on disk (9 s for a 1M-record day at the default 4 MB
     work_mem; ~1.5 s hashed, bench/rollups.py); and right after an import, the partition
     without statistics, it guesses 1 row and sorts (50 ms for a 9,600-record day, 15 ms
-    hashed: 104 such days were 13 s of a 1M-row import, bench/import_csv.py)."""
+    hashed: 104 such days were 13 s of a 1M-row import, bench/import_csv.py). `planner`:
+    more settings for the block (name -> value), restored after it like enable_sort."""
     if connection.vendor != "postgresql":
         yield
         return
+    local = {"enable_sort": "off", **planner}
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('enable_sort'), set_config('work_mem', %s, true), "
-                       "set_config('enable_sort', 'off', true)", [settings.ROLLUP_WORK_MEM])
-        enable_sort = cursor.fetchone()[0]
+        cursor.execute(f"SELECT {', '.join(['current_setting(%s)'] * len(local))}, set_config('work_mem', %s, true), "
+                       f"{', '.join(['set_config(%s, %s, true)'] * len(local))}",
+                       [*local, settings.ROLLUP_WORK_MEM, *(v for item in local.items() for v in item)])
+        before = dict(zip(local, cursor.fetchone(), strict=False))
     yield
     with connection.cursor() as cursor:  # the rest of the caller's transaction plans as before
-        cursor.execute("SELECT set_config('enable_sort', %s, true)", [enable_sort])
+        cursor.execute(f"SELECT {', '.join(['set_config(%s, %s, true)'] * len(before))}",
+                       [v for item in before.items() for v in item])
 
 
 def _recompute_rows(project_id: int, day: date, ledger: str, params: list) -> None:
     DailyUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
-    with connection.cursor() as cursor:
-        cursor.execute(_detail_sql(), params * (2 if connection.vendor == "postgresql" else 1))
-    _coarser_rows(project_id, day, ledger, params)
-
-
-def _add_rows(project_id: int, day: date, ledger: str, pending: list[tuple[int, int]]) -> None:
-    firsts, lasts = [first for first, _ in pending], [last for _, last in pending]
-    with connection.cursor() as cursor:
-        # nested loops off makes every plan look costly: JIT off too (it took 1.5 s to compile)
-        cursor.execute("SELECT current_setting('enable_nestloop'), current_setting('jit'), "
-                       "set_config('enable_nestloop', 'off', true), set_config('jit', 'off', true)")
-        nestloop, jit, _, _ = cursor.fetchone()
-        cursor.execute(_pending_sql(), {"firsts": firsts, "lasts": lasts, "project": project_id, "day": day,
-                                        "ledger": ledger, **{f"block_{span}": block_start(day, span)
-                                                             for span in DimensionUsage.SPANS}})
-        cursor.execute("SELECT set_config('enable_nestloop', %s, true), set_config('jit', %s, true)", [nestloop, jit])
-
-
-def _coarser_rows(project_id: int, day: date, ledger: str, params: list) -> None:
-    """DailyModelUsage, DimensionUsage and its blocks of a day, from its DailyUsage rows."""
     DailyModelUsage.objects.filter(project_id=project_id, day=day, ledger=ledger).delete()
     _dimension_rows(project_id, ledger).filter(day=day, span=1).delete()
     with connection.cursor() as cursor:
+        cursor.execute(_detail_sql(), params * (2 if connection.vendor == "postgresql" else 1))
         cursor.execute(_coarse_sql(), params)
         cursor.execute(_dimension_sql(), params * len(DimensionUsage.DIMENSIONS))
     refresh_blocks(project_id=project_id, ledger=ledger, days=[day])
+
+
+def _add_rows(project_id: int, day: date, ledger: str, pending: list[tuple[int, int]]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_pending_sql(), {
+            "firsts": [first for first, _ in pending], "lasts": [last for _, last in pending], "project": project_id,
+            "day": day, "ledger": ledger, **{f"block_{span}": block_start(day, span) for span in DimensionUsage.SPANS}})
 
 
 @dataclass
